@@ -1,0 +1,269 @@
+//! Every clap definition: the command-line surface and its help text.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::shell::Shell;
+
+/// Named HashiCorp Nomad contexts, with the mTLS client key in the OS keychain.
+///
+/// Store each cluster once with `nomadctx add`, then switch a shell with
+/// `eval "$(nomadctx use prod)"` or run one command with `nomadctx exec prod -- nomad node status`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nomadctx",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Context to use when a command takes no NAME (overrides NOMADCTX_CONTEXT and the default).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a context from an address and the CA, certificate and key files.
+    ///
+    /// Everything is checked before anything is written: the address, every PEM file, and
+    /// that the key belongs to the certificate. The key goes into the OS keychain; the
+    /// certificates are copied next to the config.
+    ///
+    /// Example: nomadctx add prod --address https://nomad.prod:4646 --ca nomad-ca.pem --cert cli.pem --key cli-key.pem
+    Add(AddArgs),
+
+    /// List contexts (`*` marks the one this shell uses).
+    ///
+    /// Example: nomadctx list --names
+    List(ListArgs),
+
+    /// Show one context; key and token bytes are never printed.
+    ///
+    /// Example: nomadctx show prod --json
+    Show(ShowArgs),
+
+    /// Change an existing context; options as for `add`.
+    ///
+    /// A new certificate and key replace the old ones together.
+    ///
+    /// Example: nomadctx set prod --namespace web --token-stdin < token.txt
+    Set(SetArgs),
+
+    /// Remove contexts, with their certificates and keychain items.
+    ///
+    /// Example: nomadctx remove staging old-dev
+    #[command(visible_alias = "rm")]
+    Remove(RemoveArgs),
+
+    /// Rename a context; its keychain items follow.
+    ///
+    /// Example: nomadctx rename prod prod-eu
+    Rename(RenameArgs),
+
+    /// Show the default context, or set it.
+    ///
+    /// The default is used by commands without NAME when neither --context nor
+    /// NOMADCTX_CONTEXT is set.
+    ///
+    /// Example: nomadctx default prod
+    Default(DefaultArgs),
+
+    /// Print the context this shell uses (--context, NOMADCTX_CONTEXT, then the default).
+    ///
+    /// Example: nomadctx current
+    Current,
+
+    /// Print shell statements that switch this shell to a context.
+    ///
+    /// The statements set every NOMAD_* variable the context sets, unset the others, and set
+    /// NOMADCTX_CONTEXT. The client key is written to a 0600 file in a private runtime
+    /// directory ($XDG_RUNTIME_DIR/nomadctx); `use --unset` removes it.
+    ///
+    /// Example: eval "$(nomadctx use prod)"
+    Use(UseArgs),
+
+    /// Run a command with a context's NOMAD_* variables set.
+    ///
+    /// Stale NOMAD_* variables are removed first. On Linux the client key is handed over in
+    /// memory and never touches a disk. Exits with the command's status (128+N when it is
+    /// killed by signal N).
+    ///
+    /// Example: nomadctx exec staging -- nomad node status
+    Exec(ExecArgs),
+
+    /// Print a shell completion script.
+    ///
+    /// Example: nomadctx completions bash > ~/.local/share/bash-completion/completions/nomadctx
+    Completions(CompletionsArgs),
+
+    /// Write man pages for nomadctx and each subcommand into DIR.
+    ///
+    /// Example: nomadctx man ~/.local/share/man/man1
+    Man(ManArgs),
+}
+
+/// The settings a context holds; shared by `add` and `set`.
+#[derive(Debug, Args, Default)]
+pub struct ContextArgs {
+    /// Nomad HTTP API address, an http(s) URL (NOMAD_ADDR).
+    #[arg(long, value_name = "URL")]
+    pub address: Option<String>,
+
+    /// CA certificate (bundle) in PEM (NOMAD_CACERT).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// Client certificate in PEM, optionally followed by intermediates (NOMAD_CLIENT_CERT).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// Unencrypted private key of the client certificate in PEM; stored in the keychain.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// Nomad region (NOMAD_REGION); an empty value clears it.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Nomad namespace (NOMAD_NAMESPACE); an empty value clears it.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Name to expect in the server certificate, e.g. server.global.nomad
+    /// (NOMAD_TLS_SERVER_NAME); an empty value clears it.
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// Skip verification of the server certificate (NOMAD_SKIP_VERIFY); insecure.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub skip_verify: Option<bool>,
+
+    /// Read an ACL token (NOMAD_TOKEN) from standard input; stored in the keychain.
+    #[arg(long)]
+    pub token_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Name of the new context: letters, digits, '.', '_' and '-', at most 64.
+    pub name: String,
+
+    #[command(flatten)]
+    pub settings: ContextArgs,
+
+    /// Replace an existing context of the same name.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Context to change.
+    pub name: String,
+
+    #[command(flatten)]
+    pub settings: ContextArgs,
+
+    /// Remove the stored ACL token.
+    #[arg(long, conflicts_with = "token_stdin")]
+    pub clear_token: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print one name a line, for scripts and completions.
+    #[arg(long, conflicts_with = "json")]
+    pub names: bool,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Context to show (default: the current one).
+    pub name: Option<String>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Contexts to remove.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DefaultArgs {
+    /// Context to make the default.
+    #[arg(conflicts_with = "clear")]
+    pub name: Option<String>,
+
+    /// Clear the default.
+    #[arg(long)]
+    pub clear: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UseArgs {
+    /// Context to switch to.
+    #[arg(required_unless_present = "unset")]
+    pub name: Option<String>,
+
+    /// Shell to print for (default: from $SHELL).
+    #[arg(long, value_enum)]
+    pub shell: Option<Shell>,
+
+    /// Unset every NOMAD_* variable and remove this shell's key file.
+    #[arg(long, conflicts_with = "name")]
+    pub unset: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Context to run in (default: --context, NOMADCTX_CONTEXT, then the default context).
+    pub name: Option<String>,
+
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write the pages into (created if missing).
+    pub dir: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

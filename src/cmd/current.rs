@@ -1,0 +1,11 @@
+//! `nomadctx current`: the name of the context this shell uses.
+
+use anyhow::Result;
+
+use crate::cmd::{App, print};
+
+pub fn run(app: &App) -> Result<()> {
+    let config = app.store.load()?;
+    let (name, _) = app.resolve(&config, None)?;
+    print(&format!("{name}\n"))
+}

@@ -1,0 +1,79 @@
+//! `nomadctx list`: the contexts as a table, names, or JSON. Never touches the keychain.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::ListArgs;
+use crate::cmd::{App, print};
+use crate::context::Context;
+
+/// What `list --json` and `show --json` print for one context: no secret bytes.
+#[derive(Debug, Serialize)]
+pub struct View<'a> {
+    pub name: &'a str,
+    #[serde(flatten)]
+    pub context: &'a Context,
+    pub current: bool,
+    pub default: bool,
+}
+
+pub fn run(app: &App, args: ListArgs) -> Result<()> {
+    let config = app.store.load()?;
+    let current = app.current_name(&config).map(|(name, _)| name);
+    let is_current = |name: &str| current.as_deref() == Some(name);
+    if args.names {
+        let names: String = config.contexts.keys().map(|n| format!("{n}\n")).collect();
+        return print(&names);
+    }
+    if args.json {
+        let views: Vec<View> = config
+            .contexts
+            .iter()
+            .map(|(name, context)| View {
+                name,
+                context,
+                current: is_current(name),
+                default: config.default.as_deref() == Some(name),
+            })
+            .collect();
+        return print(&format!("{}\n", serde_json::to_string_pretty(&views)?));
+    }
+    if config.contexts.is_empty() {
+        eprintln!("nomadctx: {}", config.known_names());
+        return Ok(());
+    }
+    let rows: Vec<[String; 5]> = config
+        .contexts
+        .iter()
+        .map(|(name, c)| {
+            [
+                if is_current(name) { "*" } else { "" }.to_owned(),
+                name.clone(),
+                c.address.clone(),
+                c.region.clone().unwrap_or_default(),
+                c.namespace.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["", "NAME", "ADDRESS", "REGION", "NAMESPACE"].map(str::to_owned);
+    print(&table(std::iter::once(&header).chain(&rows)))
+}
+
+/// Left-aligned columns separated by two spaces, trailing blanks trimmed.
+fn table<'a>(rows: impl Iterator<Item = &'a [String; 5]> + Clone) -> String {
+    let mut widths = [0usize; 5];
+    for row in rows.clone() {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    rows.map(|row| {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:w$}"))
+            .collect();
+        format!("{}\n", line.join("  ").trim_end())
+    })
+    .collect()
+}

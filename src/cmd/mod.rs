@@ -1,0 +1,184 @@
+//! One module per subcommand, and what they share: the store, resolving which context a
+//! command means, the keychain, and writing to stdout.
+
+mod add;
+mod completions;
+mod current;
+mod default;
+mod exec;
+mod list;
+mod man;
+mod remove;
+mod rename;
+mod set;
+mod show;
+mod use_;
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context as _, Result, anyhow};
+
+use crate::cli::{Cli, Command};
+use crate::context::{CONTEXT_VAR, Context, Materials};
+use crate::keychain::{Backend, Item, Keychain};
+use crate::secret::Secret;
+use crate::store::{Config, Store};
+
+/// Runs the command and returns the process exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let app = App {
+        store: Store::from_env()?,
+        context_flag: cli.context,
+    };
+    match cli.command {
+        Command::Add(args) => add::run(&app, args),
+        Command::List(args) => list::run(&app, args),
+        Command::Show(args) => show::run(&app, args),
+        Command::Set(args) => set::run(&app, args),
+        Command::Remove(args) => remove::run(&app, args),
+        Command::Rename(args) => rename::run(&app, args),
+        Command::Default(args) => default::run(&app, args),
+        Command::Current => current::run(&app),
+        Command::Use(args) => use_::run(&app, args),
+        Command::Exec(args) => return exec::run(&app, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
+    }
+    .map(|()| 0)
+}
+
+/// What every command starts from.
+#[derive(Debug)]
+pub struct App {
+    pub store: Store,
+    context_flag: Option<String>,
+}
+
+/// Where the name of the context in use came from, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Argument,
+    Flag,
+    Environment,
+    Default,
+}
+
+impl App {
+    /// The context a command means: its NAME argument, then `--context`, then
+    /// `NOMADCTX_CONTEXT` (set by `use`), then the configured default.
+    pub fn resolve(&self, config: &Config, explicit: Option<&str>) -> Result<(String, Source)> {
+        let (name, source) = match explicit {
+            Some(name) => (name.to_owned(), Source::Argument),
+            None => self.current_name(config).ok_or_else(|| {
+                anyhow!(
+                    "no context given and none is current: pass a NAME, use --context, run `nomadctx use NAME`, or set a default with `nomadctx default NAME`; {}",
+                    config.known_names()
+                )
+            })?,
+        };
+        if !config.contexts.contains_key(&name) {
+            let origin = match source {
+                Source::Argument => String::new(),
+                Source::Flag => " (from --context)".to_owned(),
+                Source::Environment => format!(
+                    " (from {CONTEXT_VAR}; run `nomadctx use --unset` or use another context)"
+                ),
+                Source::Default => {
+                    " (the default; change it with `nomadctx default NAME`)".to_owned()
+                }
+            };
+            return Err(anyhow!(
+                "no context named {name:?}{origin}; {}",
+                config.known_names()
+            ));
+        }
+        Ok((name, source))
+    }
+
+    /// The current context without a NAME argument, if any; does not check it exists.
+    pub fn current_name(&self, config: &Config) -> Option<(String, Source)> {
+        if let Some(flag) = &self.context_flag {
+            return Some((flag.clone(), Source::Flag));
+        }
+        if let Some(env) = std::env::var(CONTEXT_VAR).ok().filter(|v| !v.is_empty()) {
+            return Some((env, Source::Environment));
+        }
+        config.default.clone().map(|d| (d, Source::Default))
+    }
+
+    pub fn keychain(&self, config: &Config) -> Result<Keychain> {
+        Ok(Keychain::new(Backend::choose(config.keychain)?))
+    }
+
+    /// Paths of the context's certificate files, as Nomad variables want them.
+    pub fn cert_materials(&self, name: &str, ctx: &Context) -> Result<Materials<'static>> {
+        let path = |p: &Path| -> Result<String> {
+            p.to_str().map(str::to_owned).ok_or_else(|| {
+                anyhow!(
+                    "the path {} is not UTF-8; set NOMADCTX_CONFIG_DIR to a UTF-8 path",
+                    p.display()
+                )
+            })
+        };
+        Ok(Materials {
+            ca_cert: ctx
+                .ca_cert
+                .then(|| path(&self.store.ca_path(name)))
+                .transpose()?,
+            client_cert: ctx
+                .client_cert
+                .then(|| path(&self.store.client_cert_path(name)))
+                .transpose()?,
+            client_key: None,
+            token: None,
+        })
+    }
+}
+
+/// The key and token a context needs, fetched from the keychain.
+#[derive(Debug, Default)]
+pub struct Secrets {
+    pub key_pem: Option<Secret>,
+    pub token: Option<Secret>,
+}
+
+impl Secrets {
+    pub fn fetch(keychain: &Keychain, name: &str, ctx: &Context) -> Result<Self> {
+        let key_pem = if ctx.client_cert {
+            Some(crate::tls::key_to_pem(&keychain.require(name, Item::ClientKey)?)
+                .with_context(|| format!("the client key of context {name:?} in the keychain is damaged; store it again with `nomadctx set {name} --cert FILE --key FILE`"))?)
+        } else {
+            None
+        };
+        let token = if ctx.token {
+            Some(keychain.require(name, Item::Token)?)
+        } else {
+            None
+        };
+        Ok(Self { key_pem, token })
+    }
+
+    pub fn token_str(&self, name: &str) -> Result<Option<&str>> {
+        self.token
+            .as_ref()
+            .map(|t| {
+                t.expose_str().ok_or_else(|| {
+                    anyhow!("the ACL token of context {name:?} in the keychain is not text; store it again with `nomadctx set {name} --token-stdin`")
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Writes to stdout, returning (rather than panicking on) a broken pipe.
+pub fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("could not write to standard output")
+}
+
+pub fn warn(message: &str) {
+    eprintln!("nomadctx: warning: {message}");
+}

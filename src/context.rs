@@ -1,0 +1,249 @@
+//! The Context type, the rules its name and address obey, and the Nomad variables it sets.
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// One named Nomad cluster as stored in config.toml. Certificates live next to the config
+/// (`certs/NAME/`), the key and the token in the keychain; the flags here say which exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_server_name: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub skip_verify: bool,
+    /// `certs/NAME/ca.pem` holds the CA bundle.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ca_cert: bool,
+    /// `certs/NAME/client.pem` holds the client certificate and the keychain its key.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub client_cert: bool,
+    /// The keychain holds an ACL token.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub token: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Names become file names and keychain accounts, so they are kept to a safe alphabet.
+pub fn validate_name(name: &str) -> Result<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() {
+        bail!("a context name cannot be empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        bail!(
+            "context name {:?} is {} characters long; the limit is {MAX_NAME_LEN}",
+            name,
+            name.chars().count()
+        );
+    }
+    if let Some(bad) = name.chars().find(|c| !allowed(*c)) {
+        bail!("context name {name:?} contains {bad:?}; use only letters, digits, '.', '_' and '-'");
+    }
+    if name.starts_with('-') {
+        bail!("context name {name:?} starts with '-'; it would be read as an option");
+    }
+    if name == "." || name == ".." {
+        bail!("context name {name:?} is reserved; choose another");
+    }
+    Ok(())
+}
+
+/// The address must be an absolute http(s) URL, as Nomad's Go client parses it.
+pub fn validate_address(address: &str) -> Result<()> {
+    let hint = "give an http(s) URL such as https://nomad.example.com:4646";
+    let Some((scheme, rest)) = address.split_once("://") else {
+        bail!("address {address:?} is not a URL; {hint}");
+    };
+    if scheme != "https" && scheme != "http" {
+        bail!("address {address:?} uses scheme {scheme:?}, not http or https; {hint}");
+    }
+    if let Some(bad) = address
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control())
+    {
+        bail!("address {address:?} contains {bad:?}; {hint}");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        bail!(
+            "address {address:?} carries credentials; remove them from the URL (HTTP basic auth is not stored by nomadctx)"
+        );
+    }
+    let (host, port) = split_host_port(authority);
+    let host_ok = if let Some(v6) = host.strip_prefix('[') {
+        v6.strip_suffix(']').is_some_and(|ip| {
+            !ip.is_empty()
+                && ip
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        })
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    if !host_ok {
+        bail!("address {address:?} has no valid host name; {hint}");
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        bail!("address {address:?} has port {port:?}, which is not a number from 1 to 65535");
+    }
+    Ok(())
+}
+
+fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    let port_sep = if authority.starts_with('[') {
+        authority.rfind("]:").map(|i| i + 1)
+    } else {
+        authority.rfind(':')
+    };
+    match port_sep {
+        Some(i) => (&authority[..i], Some(&authority[i + 1..])),
+        None => (authority, None),
+    }
+}
+
+/// Every variable the Nomad CLI reads (hashicorp/nomad `api.DefaultConfig()`); a context
+/// either sets one or unsets it, so nothing leaks from the previous context.
+pub const NOMAD_VARS: [&str; 11] = [
+    "NOMAD_ADDR",
+    "NOMAD_REGION",
+    "NOMAD_NAMESPACE",
+    "NOMAD_HTTP_AUTH",
+    "NOMAD_CACERT",
+    "NOMAD_CAPATH",
+    "NOMAD_CLIENT_CERT",
+    "NOMAD_CLIENT_KEY",
+    "NOMAD_TLS_SERVER_NAME",
+    "NOMAD_SKIP_VERIFY",
+    "NOMAD_TOKEN",
+];
+
+/// The variable through which prompts and `exec` without a name learn the context.
+pub const CONTEXT_VAR: &str = "NOMADCTX_CONTEXT";
+
+/// What one variable becomes: a value to set, or `None` to unset it.
+pub type EnvVar = (&'static str, Option<Zeroizing<String>>);
+
+/// Paths and secrets that exist only once a context is materialised for a command.
+#[derive(Debug, Default)]
+pub struct Materials<'a> {
+    pub ca_cert: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub token: Option<&'a str>,
+}
+
+/// The full set of variables for `name`: each of [`NOMAD_VARS`] plus [`CONTEXT_VAR`].
+pub fn environment(name: &str, ctx: &Context, materials: &Materials) -> Vec<EnvVar> {
+    let owned = |v: &Option<String>| v.as_deref().map(|s| Zeroizing::new(s.to_owned()));
+    NOMAD_VARS
+        .iter()
+        .map(|&var| {
+            let value = match var {
+                "NOMAD_ADDR" => Some(Zeroizing::new(ctx.address.clone())),
+                "NOMAD_REGION" => owned(&ctx.region),
+                "NOMAD_NAMESPACE" => owned(&ctx.namespace),
+                "NOMAD_CACERT" => owned(&materials.ca_cert),
+                "NOMAD_CLIENT_CERT" => owned(&materials.client_cert),
+                "NOMAD_CLIENT_KEY" => owned(&materials.client_key),
+                "NOMAD_TLS_SERVER_NAME" => owned(&ctx.tls_server_name),
+                "NOMAD_SKIP_VERIFY" => ctx.skip_verify.then(|| Zeroizing::new("true".into())),
+                "NOMAD_TOKEN" => materials.token.map(|t| Zeroizing::new(t.to_owned())),
+                _ => None,
+            };
+            (var, value)
+        })
+        .chain([(CONTEXT_VAR, Some(Zeroizing::new(name.to_owned())))])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_documented_alphabet() {
+        for ok in ["prod", "eu-west_1.staging", "A", &"x".repeat(64)] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-rf",
+            "../x",
+            "a/b",
+            "a b",
+            "prød",
+            "a\nb",
+            ".",
+            "..",
+            &"x".repeat(65),
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn addresses_must_be_http_urls() {
+        for ok in [
+            "https://127.0.0.1:4646",
+            "http://localhost:4646",
+            "https://nomad.example.com",
+            "https://[::1]:4646/",
+            "https://nomad.prod:4646/ui",
+        ] {
+            assert!(validate_address(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "nomad.prod:4646",
+            "ftp://x",
+            "https://",
+            "https://:4646",
+            "https://a b",
+            "https://host:99999",
+            "https://host:0",
+            "https://host:abc",
+            "https://user:pw@host",
+            "https://[zz]:1",
+        ] {
+            assert!(validate_address(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn environment_unsets_what_the_context_does_not_set() {
+        let ctx = Context {
+            address: "https://n:4646".into(),
+            region: Some("eu".into()),
+            ..Context::default()
+        };
+        let env = environment("prod", &ctx, &Materials::default());
+        let get = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.as_ref().map(|v| v.as_str().to_owned()))
+        };
+        assert_eq!(get("NOMAD_ADDR"), Some(Some("https://n:4646".into())));
+        assert_eq!(get("NOMAD_REGION"), Some(Some("eu".into())));
+        assert_eq!(get("NOMAD_TOKEN"), Some(None));
+        assert_eq!(get("NOMAD_CAPATH"), Some(None));
+        assert_eq!(get(CONTEXT_VAR), Some(Some("prod".into())));
+        assert_eq!(env.len(), NOMAD_VARS.len() + 1);
+    }
+}

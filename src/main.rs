@@ -1,0 +1,36 @@
+//! nomadctx: parse the command line, run the command, map the outcome to an exit code.
+
+mod cli;
+mod cmd;
+mod context;
+mod keychain;
+mod runtime;
+mod secret;
+mod shell;
+mod store;
+mod tls;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("nomadctx: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A reader that went away (`nomadctx list | head -1`) is not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

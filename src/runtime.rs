@@ -1,0 +1,193 @@
+//! Where the client key is materialised for Nomad (which wants a path), and how it is removed.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+
+use crate::secret::Secret;
+use crate::store::create_private_dir;
+
+const USE_KEY_PREFIX: &str = "key-";
+
+/// The private directory for key files: `NOMADCTX_RUNTIME_DIR`, else
+/// `$XDG_RUNTIME_DIR/nomadctx` (tmpfs, emptied at logout), else a per-user directory under
+/// the system temp dir. Created 0700 and refused unless we own it and nobody else can enter.
+pub fn runtime_dir() -> Result<PathBuf> {
+    let dir = if let Some(dir) = non_empty_env("NOMADCTX_RUNTIME_DIR") {
+        PathBuf::from(dir)
+    } else if let Some(xdg) = non_empty_env("XDG_RUNTIME_DIR") {
+        let xdg = PathBuf::from(xdg);
+        check_private(&xdg, "XDG_RUNTIME_DIR", 0o022)?;
+        xdg.join("nomadctx")
+    } else {
+        std::env::temp_dir().join(format!("nomadctx-{}", nix::unistd::getuid()))
+    };
+    create_private_dir(&dir)?;
+    check_private(&dir, "the nomadctx runtime directory", 0o077)?;
+    Ok(dir)
+}
+
+fn non_empty_env(var: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(var).filter(|v| !v.is_empty())
+}
+
+/// Refuses a directory that is a symlink, owned by another user, or has any of
+/// `forbidden` mode bits, because another user could then read or swap our key files.
+fn check_private(dir: &Path, what: &str, forbidden: u32) -> Result<()> {
+    let meta = fs::symlink_metadata(dir)
+        .with_context(|| format!("could not inspect {what} {}", dir.display()))?;
+    let uid = nix::unistd::getuid().as_raw();
+    if !meta.is_dir() {
+        bail!(
+            "{what} {} is not a directory (a symlink is refused); remove it and try again",
+            dir.display()
+        );
+    }
+    if meta.uid() != uid {
+        bail!(
+            "{what} {} belongs to user id {}, not to you ({uid}); nomadctx will not put a key there. Remove it or set NOMADCTX_RUNTIME_DIR to a private directory",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & forbidden != 0 {
+        bail!(
+            "{what} {} has mode {mode:03o}, open to other users; nomadctx will not put a key there. Run `chmod {:03o} {}` or set NOMADCTX_RUNTIME_DIR to a private directory",
+            dir.display(),
+            mode & !forbidden,
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes the key for a shell that ran `use`: a new 0600 file per call, so that shells
+/// using the same context never remove each other's file.
+pub fn write_use_key(name: &str, pem: &Secret) -> Result<PathBuf> {
+    let dir = runtime_dir()?;
+    write_private_file(&dir, &format!("{USE_KEY_PREFIX}{name}"), pem)
+}
+
+/// Removes a key file written by `use`, but only one that is ours: inside the runtime
+/// directory and named as `use` names them. Returns whether a file was removed.
+pub fn remove_use_key(path: &Path) -> Result<bool> {
+    let dir = runtime_dir()?;
+    let ours = path.parent() == Some(dir.as_path())
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(USE_KEY_PREFIX));
+    if !ours {
+        return Ok(false);
+    }
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("could not remove key file {}", path.display())),
+    }
+}
+
+fn write_private_file(dir: &Path, stem: &str, secret: &Secret) -> Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for attempt in 0..100u32 {
+        let path = dir.join(format!(
+            "{stem}-{}-{nanos:09}-{attempt}.pem",
+            std::process::id()
+        ));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(&path);
+        match file {
+            Ok(mut file) => {
+                let written = file
+                    .write_all(secret.expose())
+                    .and_then(|()| file.sync_all());
+                if let Err(e) = written {
+                    let _ = fs::remove_file(&path);
+                    return Err(e)
+                        .with_context(|| format!("could not write key file {}", path.display()));
+                }
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("could not create key file {}", path.display()));
+            }
+        }
+    }
+    Err(anyhow!(
+        "could not find a free key file name in {}",
+        dir.display()
+    ))
+}
+
+/// The key handed to a command run by `exec`, readable by the command and by any process
+/// it starts for as long as nomadctx waits for it.
+#[derive(Debug)]
+pub struct ChildKey {
+    path: String,
+    #[cfg(target_os = "linux")]
+    _memfd: fs::File,
+    #[cfg(not(target_os = "linux"))]
+    file: PathBuf,
+}
+
+impl ChildKey {
+    /// On Linux the key lives in a sealed memfd that never touches a disk. Children that do
+    /// not inherit descriptors (Terraform plugins, Python's subprocess) still reach it through
+    /// `/proc/<nomadctx pid>/fd/N`, which stays valid while nomadctx is alive as their parent.
+    #[cfg(target_os = "linux")]
+    pub fn new(pem: &Secret) -> Result<Self> {
+        use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+        use nix::sys::memfd::{MFdFlags, memfd_create};
+        use std::os::fd::AsRawFd;
+
+        let fd = memfd_create(
+            c"nomadctx-client-key",
+            MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+        )
+        .context("could not create an in-memory file for the client key")?;
+        let mut file = fs::File::from(fd);
+        file.write_all(pem.expose())
+            .context("could not write the client key to memory")?;
+        let seals = SealFlag::F_SEAL_WRITE
+            | SealFlag::F_SEAL_GROW
+            | SealFlag::F_SEAL_SHRINK
+            | SealFlag::F_SEAL_SEAL;
+        fcntl(&file, FcntlArg::F_ADD_SEALS(seals))
+            .context("could not seal the in-memory client key")?;
+        let path = format!("/proc/{}/fd/{}", std::process::id(), file.as_raw_fd());
+        Ok(Self { path, _memfd: file })
+    }
+
+    /// Elsewhere: a 0600 file in the private runtime directory, removed on drop.
+    #[cfg(not(target_os = "linux"))]
+    pub fn new(pem: &Secret) -> Result<Self> {
+        let file = write_private_file(&runtime_dir()?, "exec-key", pem)?;
+        Ok(Self {
+            path: file.display().to_string(),
+            file,
+        })
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl Drop for ChildKey {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.file);
+    }
+}

@@ -1,0 +1,331 @@
+//! The config file and the copied certificates: where they live, loading, and atomic,
+//! locked saving.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::context::{Context, validate_name};
+use crate::keychain::Backend;
+
+/// What config.toml holds: the contexts, the default, and the keychain backend.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keychain: Option<Backend>,
+    #[serde(default)]
+    pub contexts: BTreeMap<String, Context>,
+}
+
+impl Config {
+    /// The context called `name`, or an error that lists the ones there are.
+    pub fn get(&self, name: &str) -> Result<&Context> {
+        self.contexts
+            .get(name)
+            .ok_or_else(|| anyhow!("no context named {name:?}; {}", self.known_names()))
+    }
+
+    pub fn known_names(&self) -> String {
+        if self.contexts.is_empty() {
+            "there are no contexts yet: create one with `nomadctx add NAME --address URL ...`"
+                .to_owned()
+        } else {
+            let names: Vec<&str> = self.contexts.keys().map(String::as_str).collect();
+            format!("known contexts: {}", names.join(", "))
+        }
+    }
+}
+
+/// The config directory. Production resolves it once from the platform; tests point
+/// `NOMADCTX_CONFIG_DIR` at a temporary directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// Holds the store's lock until dropped; writers take it around read-modify-write.
+#[derive(Debug)]
+pub struct Lock {
+    _file: nix::fcntl::Flock<File>,
+}
+
+impl Store {
+    pub fn at(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn from_env() -> Result<Self> {
+        if let Some(dir) = std::env::var_os("NOMADCTX_CONFIG_DIR").filter(|d| !d.is_empty()) {
+            return Ok(Self::at(PathBuf::from(dir)));
+        }
+        let dirs = directories::ProjectDirs::from("", "", "nomadctx").ok_or_else(|| {
+            anyhow!(
+                "could not find your home directory to keep the config in; set HOME or NOMADCTX_CONFIG_DIR"
+            )
+        })?;
+        Ok(Self::at(dirs.config_dir().to_path_buf()))
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    pub fn cert_dir(&self, name: &str) -> PathBuf {
+        self.root.join("certs").join(name)
+    }
+
+    pub fn ca_path(&self, name: &str) -> PathBuf {
+        self.cert_dir(name).join("ca.pem")
+    }
+
+    pub fn client_cert_path(&self, name: &str) -> PathBuf {
+        self.cert_dir(name).join("client.pem")
+    }
+
+    /// Reads config.toml; a missing file is an empty config, a broken one an error that
+    /// names the file and line and is never silently replaced.
+    pub fn load(&self) -> Result<Config> {
+        let path = self.config_path();
+        let text = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("could not read config file {}", path.display()));
+            }
+        };
+        let broken = |detail: String| {
+            anyhow!(
+                "config file {} is not valid: {detail}\nfix it by hand or move it aside; nomadctx has not changed it",
+                path.display()
+            )
+        };
+        let text = String::from_utf8(text).map_err(|_| broken("it is not UTF-8 text".into()))?;
+        let config: Config = toml::from_str(&text).map_err(|e| broken(e.to_string()))?;
+        for name in config.contexts.keys() {
+            validate_name(name).map_err(|e| broken(format!("{e:#}")))?;
+        }
+        if let Some(default) = &config.default
+            && !config.contexts.contains_key(default)
+        {
+            return Err(broken(format!(
+                "the default context {default:?} does not exist"
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Takes the exclusive lock that serialises writers (and creates the directory).
+    pub fn lock(&self) -> Result<Lock> {
+        self.ensure_root()?;
+        let path = self.root.join(".lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("could not open lock file {}", path.display()))?;
+        let file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, errno)| anyhow!("could not lock {}: {errno}", path.display()))?;
+        Ok(Lock { _file: file })
+    }
+
+    /// Writes config.toml atomically. Taking `&Lock` makes callers hold the lock.
+    pub fn save(&self, config: &Config, _lock: &Lock) -> Result<()> {
+        let text = toml::to_string_pretty(config).context("could not encode the config")?;
+        let header = "# nomadctx contexts. Keys and tokens are in the OS keychain, not here.\n";
+        write_atomic(&self.config_path(), format!("{header}{text}").as_bytes())
+    }
+
+    fn ensure_root(&self) -> Result<()> {
+        create_private_dir(&self.root)
+    }
+}
+
+/// Creates `dir` (and parents) with mode 0700 for the parts it creates.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("could not create directory {}", dir.display()))
+}
+
+/// Temp file, fsync, rename, fsync of the directory: a reader or a crash sees the old file
+/// or the new one, never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no parent", path.display()))?;
+    create_private_dir(dir)?;
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("could not write {}", path.display()));
+    }
+    Ok(())
+}
+
+/// Undo steps for a change that spans the config, certificate files and the keychain:
+/// dropped without [`Rollback::commit`], it runs them newest first.
+#[derive(Default)]
+pub struct Rollback {
+    steps: Vec<Box<dyn FnOnce()>>,
+}
+
+impl std::fmt::Debug for Rollback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Rollback({} steps)", self.steps.len())
+    }
+}
+
+impl Rollback {
+    pub fn on_failure(&mut self, step: impl FnOnce() + 'static) {
+        self.steps.push(Box::new(step));
+    }
+
+    pub fn commit(mut self) {
+        self.steps.clear();
+    }
+}
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        while let Some(step) = self.steps.pop() {
+            step();
+        }
+    }
+}
+
+/// Replaces the file at `path` with `bytes` (or removes it for `None`), registering the
+/// step that restores what was there before.
+pub fn replace_file(path: &Path, bytes: Option<&[u8]>, rollback: &mut Rollback) -> Result<()> {
+    let before = match fs::read(path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
+    };
+    match bytes {
+        Some(bytes) => write_atomic(path, bytes)?,
+        None if before.is_some() => {
+            fs::remove_file(path).with_context(|| format!("could not remove {}", path.display()))?
+        }
+        None => return Ok(()),
+    }
+    let path = path.to_path_buf();
+    rollback.on_failure(move || match before {
+        Some(old) => {
+            let _ = write_atomic(&path, &old);
+        }
+        None => {
+            let _ = fs::remove_file(&path);
+        }
+    });
+    Ok(())
+}
+
+/// Fails with a clear message when `name` is not a context; used before any change.
+pub fn require_absent(config: &Config, name: &str, force: bool) -> Result<()> {
+    if config.contexts.contains_key(name) && !force {
+        bail!(
+            "context {name:?} already exists; use --force to replace it or `nomadctx set {name} ...` to change it"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("cfg"));
+        (dir, store)
+    }
+
+    #[test]
+    fn missing_config_is_empty_and_saved_config_round_trips() {
+        let (_dir, store) = store();
+        assert_eq!(store.load().unwrap(), Config::default());
+        let mut config = Config::default();
+        config.contexts.insert(
+            "prod".into(),
+            Context {
+                address: "https://n:4646".into(),
+                region: Some("eu".into()),
+                ..Context::default()
+            },
+        );
+        config.default = Some("prod".into());
+        let lock = store.lock().unwrap();
+        store.save(&config, &lock).unwrap();
+        assert_eq!(store.load().unwrap(), config);
+    }
+
+    #[test]
+    fn corrupt_config_names_file_and_line() {
+        let (_dir, store) = store();
+        fs::create_dir_all(store.config_path().parent().unwrap()).unwrap();
+        fs::write(store.config_path(), "[contexts.prod]\naddress = \n").unwrap();
+        let err = format!("{:#}", store.load().unwrap_err());
+        assert!(err.contains("config.toml"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_names_are_rejected() {
+        let (_dir, store) = store();
+        fs::create_dir_all(store.config_path().parent().unwrap()).unwrap();
+        fs::write(
+            store.config_path(),
+            "[contexts.prod]\naddress = \"https://x\"\nadress = 1\n",
+        )
+        .unwrap();
+        assert!(format!("{:#}", store.load().unwrap_err()).contains("adress"));
+        fs::write(
+            store.config_path(),
+            "[contexts.\"../x\"]\naddress = \"https://x\"\n",
+        )
+        .unwrap();
+        assert!(format!("{:#}", store.load().unwrap_err()).contains("../x"));
+    }
+
+    #[test]
+    fn rollback_restores_files_unless_committed() {
+        let (dir, _store) = store();
+        let path = dir.path().join("f");
+        fs::write(&path, b"old").unwrap();
+        {
+            let mut rollback = Rollback::default();
+            replace_file(&path, Some(b"new"), &mut rollback).unwrap();
+            assert_eq!(fs::read(&path).unwrap(), b"new");
+        }
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        let mut rollback = Rollback::default();
+        replace_file(&path, Some(b"new"), &mut rollback).unwrap();
+        rollback.commit();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+    }
+}
