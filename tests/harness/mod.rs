@@ -1,0 +1,518 @@
+//! Test harness: a private D-Bus session with gnome-keyring-daemon and a temporary HOME per
+//! test, certificates made with openssl at test time, and a builder that runs the built
+//! binary with a clean environment.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_nomadctx");
+
+/// Fails loudly when a tool the tests need is missing, naming the package.
+pub fn require_tool(tool: &str, package: &str) -> PathBuf {
+    which(tool).unwrap_or_else(|| {
+        panic!("{tool} is not installed; install the Debian package {package} (.ci/run does)")
+    })
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// One test's world: HOME, config dir, runtime dir and a Secret Service of its own.
+pub struct World {
+    pub tmp: tempfile::TempDir,
+    pub home: PathBuf,
+    pub config_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+    bus: Option<Child>,
+    pub bus_address: String,
+}
+
+impl World {
+    /// A world with a running, unlocked Secret Service.
+    pub fn new() -> Self {
+        let mut world = Self::without_keychain();
+        world.start_secret_service();
+        world
+    }
+
+    /// A world whose session bus has no Secret Service on it.
+    pub fn without_keychain() -> Self {
+        require_tool("dbus-daemon", "dbus-daemon");
+        let tmp = tempfile::Builder::new()
+            .prefix("nomadctx-test")
+            .tempdir()
+            .unwrap();
+        let home = tmp.path().join("home");
+        // A config dir with a space and quotes checks that paths are quoted too.
+        let config_dir = home.join("cfg dir 'q' $x");
+        let runtime_dir = tmp.path().join("run");
+        for dir in [&home, &runtime_dir] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .env("HOME", &home)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon");
+        let mut line = String::new();
+        BufReader::new(bus.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let bus_address = line.trim().to_owned();
+        assert!(!bus_address.is_empty(), "dbus-daemon printed no address");
+        Self {
+            tmp,
+            home,
+            config_dir,
+            runtime_dir,
+            bus: Some(bus),
+            bus_address,
+        }
+    }
+
+    fn start_secret_service(&mut self) {
+        require_tool("gnome-keyring-daemon", "gnome-keyring");
+        let mut daemon = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets", "--daemonize"])
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gnome-keyring-daemon");
+        // The login keyring's password; gnome-keyring only creates it for a non-empty one.
+        daemon
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"test-password")
+            .unwrap();
+        assert!(
+            daemon.wait().unwrap().success(),
+            "gnome-keyring-daemon failed to start"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self
+            .home
+            .join(".local/share/keyrings/login.keyring")
+            .exists()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "gnome-keyring-daemon did not create the login keyring"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// nomadctx with the world's environment and nothing else: no NOMAD_* or NOMADCTX_*.
+    pub fn cmd(&self) -> Run {
+        let mut cmd = Command::new(BIN);
+        self.isolate(&mut cmd);
+        Run { cmd, stdin: None }
+    }
+
+    /// Any program with the world's environment.
+    pub fn program(&self, program: impl AsRef<std::ffi::OsStr>) -> Run {
+        let mut cmd = Command::new(program);
+        self.isolate(&mut cmd);
+        Run { cmd, stdin: None }
+    }
+
+    fn isolate(&self, cmd: &mut Command) {
+        let bin_dir = Path::new(BIN).parent().unwrap();
+        let path = std::env::join_paths(
+            std::iter::once(bin_dir.to_path_buf())
+                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+        )
+        .unwrap();
+        cmd.env_clear()
+            .env("PATH", path)
+            .env("HOME", &self.home)
+            .env("SHELL", "/bin/bash")
+            .env("LANG", "C.UTF-8")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .env("NOMADCTX_CONFIG_DIR", &self.config_dir)
+            .env("NOMADCTX_KEYCHAIN_TIMEOUT", "10")
+            .current_dir(&self.home);
+    }
+
+    /// The secret stored under `account`, read by secret-tool, an independent client.
+    pub fn secret(&self, account: &str) -> Option<Vec<u8>> {
+        require_tool("secret-tool", "libsecret-tools");
+        let out = self
+            .program("secret-tool")
+            .args(["lookup", "service", "nomadctx", "username", account])
+            .output();
+        out.status
+            .success()
+            .then_some(out.stdout)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Accounts of every nomadctx item in the Secret Service.
+    pub fn keychain_accounts(&self) -> Vec<String> {
+        require_tool("secret-tool", "libsecret-tools");
+        let out = self
+            .program("secret-tool")
+            .args(["search", "--all", "service", "nomadctx"])
+            .output();
+        let text = format!("{}{}", out.stdout_text(), out.stderr_text());
+        let mut accounts: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("attribute.username = "))
+            .map(str::to_owned)
+            .collect();
+        accounts.sort();
+        accounts
+    }
+
+    /// Every file under the config dir with its bytes, plus the keychain's accounts: compared
+    /// before and after a command that must change nothing.
+    pub fn snapshot(&self) -> (BTreeMap<PathBuf, Vec<u8>>, Vec<String>) {
+        let mut files = BTreeMap::new();
+        collect_files(&self.config_dir, &mut files);
+        files.retain(|p, _| p.file_name().is_some_and(|n| n != ".lock"));
+        (files, self.keychain_accounts())
+    }
+
+    /// Every file under HOME, the runtime dir and /tmp (skipping other tests' worlds) whose
+    /// bytes contain `needle`.
+    pub fn files_containing(&self, needle: &[u8]) -> Vec<PathBuf> {
+        let mut files = BTreeMap::new();
+        collect_files(&self.home, &mut files);
+        collect_files(&self.runtime_dir, &mut files);
+        files
+            .into_iter()
+            .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle))
+            .map(|(p, _)| p)
+            .collect()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // gnome-keyring-daemon exits when its session bus goes away.
+        if let Some(mut bus) = self.bus.take() {
+            let _ = bus.kill();
+            let _ = bus.wait();
+        }
+    }
+}
+
+pub fn collect_files(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            collect_files(&path, out);
+        } else if kind.is_file() {
+            out.insert(path.clone(), std::fs::read(&path).unwrap_or_default());
+        }
+    }
+}
+
+/// A command being built; run it with one of the terminal methods.
+pub struct Run {
+    pub cmd: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Run {
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.cmd.env_remove(key);
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn output(mut self) -> Output {
+        self.cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("spawn");
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = self.stdin.take().unwrap_or_default();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        out
+    }
+
+    /// Runs and asserts exit 0, showing stderr when it is not.
+    pub fn succeeds(self) -> Output {
+        let desc = format!("{:?}", self.cmd);
+        let out = self.output();
+        assert!(
+            out.status.success(),
+            "{desc} failed with {:?}:\n{}{}",
+            out.status,
+            out.stdout_text(),
+            out.stderr_text()
+        );
+        out
+    }
+
+    /// Runs and asserts a non-zero exit with a `nomadctx:` message on stderr.
+    pub fn fails(self) -> Output {
+        let desc = format!("{:?}", self.cmd);
+        let out = self.output();
+        assert!(
+            !out.status.success(),
+            "{desc} should have failed:\n{}",
+            out.stdout_text()
+        );
+        out
+    }
+}
+
+pub trait OutputExt {
+    fn stdout_text(&self) -> String;
+    fn stderr_text(&self) -> String;
+    fn stdout_has(&self, needle: &str) -> &Self;
+    fn stderr_has(&self, needle: &str) -> &Self;
+    fn code(&self) -> i32;
+}
+
+impl OutputExt for Output {
+    fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+    fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout_text().contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout_text()
+        );
+        self
+    }
+    fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr_text().contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr_text()
+        );
+        self
+    }
+    fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+}
+
+/// Certificates and keys made with openssl, once per test binary.
+pub struct Pki {
+    pub dir: PathBuf,
+}
+
+/// One client identity: certificate, key, and the CA that signed it.
+#[derive(Clone)]
+pub struct Identity {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Identity {
+    pub fn key_pem(&self) -> Vec<u8> {
+        std::fs::read(&self.key).unwrap()
+    }
+}
+
+pub fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        require_tool("openssl", "openssl");
+        let dir = std::env::temp_dir().join(format!("nomadctx-test-pki-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pki = Pki { dir };
+        pki.make_ca("ca", "ec");
+        pki.make_ca("other-ca", "ec");
+        pki.make_client("ec", "ca", "ec");
+        pki.make_client("ec2", "ca", "ec");
+        pki.make_client("rsa", "ca", "rsa:4096");
+        pki
+    })
+}
+
+impl Pki {
+    fn openssl(&self, args: &[&str]) {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn new_key(&self, name: &str, kind: &str) {
+        let path = format!("{name}-key.pem");
+        match kind {
+            "ec" => self.openssl(&[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &path,
+            ]),
+            "rsa:4096" => self.openssl(&[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:4096",
+                "-out",
+                &path,
+            ]),
+            other => panic!("unknown key kind {other}"),
+        }
+    }
+
+    fn make_ca(&self, name: &str, kind: &str) {
+        self.new_key(name, kind);
+        self.openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &format!("{name}-key.pem"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "30",
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+    }
+
+    fn make_client(&self, name: &str, ca: &str, kind: &str) {
+        self.new_key(name, kind);
+        std::fs::write(
+            self.dir.join("client.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+        )
+        .unwrap();
+        self.openssl(&[
+            "req",
+            "-new",
+            "-key",
+            &format!("{name}-key.pem"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN=cli.{name}"),
+        ]);
+        self.openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}-key.pem"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "20",
+            "-extfile",
+            "client.ext",
+        ]);
+    }
+
+    pub fn identity(&self, name: &str) -> Identity {
+        Identity {
+            ca: self.dir.join("ca.pem"),
+            cert: self.dir.join(format!("{name}.pem")),
+            key: self.dir.join(format!("{name}-key.pem")),
+        }
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+}
+
+/// Adds context `name` with the identity's CA, certificate and key.
+pub fn add_with(world: &World, name: &str, id: &Identity, extra: &[&str]) -> Output {
+    world
+        .cmd()
+        .args(["add", name, "--address", "https://127.0.0.1:4646", "--ca"])
+        .arg(&id.ca)
+        .arg("--cert")
+        .arg(&id.cert)
+        .arg("--key")
+        .arg(&id.key)
+        .args(extra)
+        .succeeds()
+}
+
+/// PEM text with whitespace removed, to compare keys across line-wrapping differences.
+pub fn squash(pem: &[u8]) -> Vec<u8> {
+    pem.iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect()
+}
