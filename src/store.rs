@@ -141,7 +141,8 @@ impl Store {
     pub fn save(&self, config: &Config, _lock: &Lock) -> Result<()> {
         let text = toml::to_string_pretty(config).context("could not encode the config")?;
         let header = "# nomadctx contexts. Keys and tokens are in the OS keychain, not here.\n";
-        write_atomic(&self.config_path(), format!("{header}{text}").as_bytes())
+        let newline = if text.ends_with('\n') { "" } else { "\n" };
+        write_atomic(&self.config_path(), format!("{header}{text}{newline}").as_bytes())
     }
 
     fn ensure_root(&self) -> Result<()> {

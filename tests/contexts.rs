@@ -351,3 +351,27 @@ fn rsa_4096_and_ec_p256_keys_both_work() {
         );
     }
 }
+
+#[test]
+fn keyutils_backend_when_asked_for() {
+    harness::require_tool("keyctl", "keyutils");
+    let world = World::new();
+    let id = pki().identity("ec");
+    // One kernel session keyring for the whole story, as a login session would have.
+    let script = format!(
+        "set -e
+nomadctx add ku --address https://127.0.0.1:4646 --cert '{}' --key '{}'
+nomadctx exec ku -- sh -c 'cat \"$NOMAD_CLIENT_KEY\"'
+keyctl show @s | grep -c 'ku/client-key@nomadctx' >&2
+nomadctx remove ku",
+        id.cert.display(),
+        id.key.display()
+    );
+    let out = world
+        .program("keyctl")
+        .args(["session", "-", "bash", "-c", &script])
+        .env("NOMADCTX_KEYCHAIN", "keyutils")
+        .succeeds();
+    assert_eq!(squash(&out.stdout), squash(&id.key_pem()));
+    assert!(world.keychain_accounts().is_empty(), "nothing went to the Secret Service");
+}

@@ -1,0 +1,38 @@
+//! Committed completions and man pages must match what the current binary generates.
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use harness::{BIN, collect_files};
+
+const REGENERATE: &str = "regenerate with: for s in bash zsh fish powershell elvish; do cargo run -q -- completions $s > completions/nomadctx.$s; done; cargo run -q -- man man";
+
+#[test]
+fn committed_completions_match_the_binary() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = Command::new(BIN).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let committed = std::fs::read(root.join(format!("completions/nomadctx.{shell}"))).unwrap_or_default();
+        assert!(committed == out.stdout, "completions/nomadctx.{shell} is stale; {REGENERATE}");
+    }
+}
+
+#[test]
+fn committed_man_pages_match_the_binary() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fresh = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN).arg("man").arg(fresh.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let relative = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
+        let mut files = BTreeMap::new();
+        collect_files(dir, &mut files);
+        files.into_iter().map(|(p, b)| (p.strip_prefix(dir).unwrap().display().to_string(), b)).collect()
+    };
+    let generated = relative(fresh.path());
+    assert!(generated.contains_key("nomadctx.1") && generated.contains_key("nomadctx-use.1"));
+    assert!(relative(&root.join("man")) == generated, "man/ is stale; {REGENERATE}");
+}
