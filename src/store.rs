@@ -142,7 +142,10 @@ impl Store {
         let text = toml::to_string_pretty(config).context("could not encode the config")?;
         let header = "# nomadctx contexts. Keys and tokens are in the OS keychain, not here.\n";
         let newline = if text.ends_with('\n') { "" } else { "\n" };
-        write_atomic(&self.config_path(), format!("{header}{text}{newline}").as_bytes())
+        write_atomic(
+            &self.config_path(),
+            format!("{header}{text}{newline}").as_bytes(),
+        )
     }
 
     fn ensure_root(&self) -> Result<()> {

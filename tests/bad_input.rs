@@ -31,12 +31,43 @@ fn files(world: &World) -> Files {
     let at = |name: &str| dir.join(name);
     let openssl = |args: &[&str]| {
         let out = Command::new("openssl").args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let key = id.key.to_str().unwrap();
-    openssl(&["pkey", "-in", key, "-aes256", "-passout", "pass:pw", "-out", at("enc8.pem").to_str().unwrap()]);
-    openssl(&["pkey", "-in", key, "-traditional", "-aes256", "-passout", "pass:pw", "-out", at("enc1.pem").to_str().unwrap()]);
-    openssl(&["x509", "-in", id.cert.to_str().unwrap(), "-outform", "DER", "-out", at("cert.der").to_str().unwrap()]);
+    openssl(&[
+        "pkey",
+        "-in",
+        key,
+        "-aes256",
+        "-passout",
+        "pass:pw",
+        "-out",
+        at("enc8.pem").to_str().unwrap(),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        key,
+        "-traditional",
+        "-aes256",
+        "-passout",
+        "pass:pw",
+        "-out",
+        at("enc1.pem").to_str().unwrap(),
+    ]);
+    openssl(&[
+        "x509",
+        "-in",
+        id.cert.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        at("cert.der").to_str().unwrap(),
+    ]);
     std::fs::write(at("empty.pem"), "").unwrap();
     std::fs::write(at("junk.pem"), "hello, I am not a certificate\n").unwrap();
     let cert_text = std::fs::read_to_string(&id.cert).unwrap();
@@ -65,41 +96,137 @@ fn bad_inputs_are_refused_without_changing_anything() {
     let p = |p: &PathBuf| p.to_str().unwrap().to_owned();
     let addr = "https://127.0.0.1:4646";
     let with = |name: &str, ca: &PathBuf, cert: &PathBuf, key: &PathBuf| -> Vec<String> {
-        ["add", name, "--address", addr, "--ca", &p(ca), "--cert", &p(cert), "--key", &p(key)].map(str::to_owned).to_vec()
+        [
+            "add",
+            name,
+            "--address",
+            addr,
+            "--ca",
+            &p(ca),
+            "--cert",
+            &p(cert),
+            "--key",
+            &p(key),
+        ]
+        .map(str::to_owned)
+        .to_vec()
     };
     let s = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
     let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
-        (s(&["add", "../x", "--address", addr]), vec!["\"../x\"", "letters, digits"]),
+        (
+            s(&["add", "../x", "--address", addr]),
+            vec!["\"../x\"", "letters, digits"],
+        ),
         (s(&["add", "a/b", "--address", addr]), vec!["\"a/b\""]),
         (s(&["add", "", "--address", addr]), vec!["cannot be empty"]),
         (s(&["add", "--", "-rf", "--address", addr]), vec![]),
-        (s(&["add", &"x".repeat(65), "--address", addr]), vec!["limit is 64"]),
+        (
+            s(&["add", &"x".repeat(65), "--address", addr]),
+            vec!["limit is 64"],
+        ),
         (s(&["add", "prød", "--address", addr]), vec!["'ø'"]),
         (s(&["add", "a\nb", "--address", addr]), vec!["'\\n'"]),
         (s(&["add", "..", "--address", addr]), vec!["reserved"]),
         (s(&["add", "new"]), vec!["context \"new\" needs an address"]),
-        (s(&["add", "new", "--address", "nomad.prod:4646"]), vec!["context \"new\"", "not a URL"]),
-        (s(&["add", "new", "--address", "ftp://nomad:4646"]), vec!["scheme \"ftp\""]),
-        (s(&["add", "new", "--address", "https://nomad:99999"]), vec!["port"]),
-        (s(&["add", "new", "--address", "https://no mad"]), vec!["' '"]),
-        (s(&["add", "existing", "--address", addr]), vec!["already exists"]),
-        (with("new", &f.ca, &f.cert, &f.other_key), vec!["context \"new\"", "does not belong to the certificate", "ec2-key.pem"]),
-        (with("new", &f.ca, &f.cert, &f.encrypted_pkcs8), vec!["enc8.pem", "encrypted", "openssl pkey -in"]),
-        (with("new", &f.ca, &f.cert, &f.encrypted_legacy), vec!["enc1.pem", "encrypted"]),
-        (with("new", &f.ca, &f.cert, &f.csr), vec!["ec.csr", "no private key", "signing request"]),
-        (with("new", &f.ca, &f.cert, &f.cert), vec!["no private key", "a certificate"]),
-        (with("new", &f.ca, &f.key, &f.key), vec!["certificate file", "holds no certificate", "private key"]),
-        (with("new", &f.empty, &f.cert, &f.key), vec!["CA file", "empty.pem", "is empty"]),
-        (with("new", &f.junk, &f.cert, &f.key), vec!["CA file", "junk.pem", "not PEM"]),
-        (with("new", &f.der_cert, &f.cert, &f.key), vec!["cert.der", "DER"]),
-        (with("new", &f.truncated, &f.cert, &f.key), vec!["truncated.pem"]),
-        (with("new", &f.ca, &f.cert, &f.dir), vec!["not a regular file"]),
-        (with("new", &f.dir.join("missing.pem"), &f.cert, &f.key), vec!["could not read CA file", "missing.pem"]),
-        (s(&["add", "new", "--address", addr, "--cert", &p(&f.cert)]), vec!["--key"]),
-        (s(&["add", "new", "--address", addr, "--token-stdin"]), vec!["read no token"]),
-        (s(&["set", "nope", "--region", "x"]), vec!["no context named \"nope\""]),
-        (s(&["set", "existing", "--address", "not-a-url"]), vec!["context \"existing\"", "not a URL"]),
-        (s(&["set", "existing", "--cert", &p(&f.cert), "--key", &p(&f.other_key)]), vec!["does not belong"]),
+        (
+            s(&["add", "new", "--address", "nomad.prod:4646"]),
+            vec!["context \"new\"", "not a URL"],
+        ),
+        (
+            s(&["add", "new", "--address", "ftp://nomad:4646"]),
+            vec!["scheme \"ftp\""],
+        ),
+        (
+            s(&["add", "new", "--address", "https://nomad:99999"]),
+            vec!["port"],
+        ),
+        (
+            s(&["add", "new", "--address", "https://no mad"]),
+            vec!["' '"],
+        ),
+        (
+            s(&["add", "existing", "--address", addr]),
+            vec!["already exists"],
+        ),
+        (
+            with("new", &f.ca, &f.cert, &f.other_key),
+            vec![
+                "context \"new\"",
+                "does not belong to the certificate",
+                "ec2-key.pem",
+            ],
+        ),
+        (
+            with("new", &f.ca, &f.cert, &f.encrypted_pkcs8),
+            vec!["enc8.pem", "encrypted", "openssl pkey -in"],
+        ),
+        (
+            with("new", &f.ca, &f.cert, &f.encrypted_legacy),
+            vec!["enc1.pem", "encrypted"],
+        ),
+        (
+            with("new", &f.ca, &f.cert, &f.csr),
+            vec!["ec.csr", "no private key", "signing request"],
+        ),
+        (
+            with("new", &f.ca, &f.cert, &f.cert),
+            vec!["no private key", "a certificate"],
+        ),
+        (
+            with("new", &f.ca, &f.key, &f.key),
+            vec!["certificate file", "holds no certificate", "private key"],
+        ),
+        (
+            with("new", &f.empty, &f.cert, &f.key),
+            vec!["CA file", "empty.pem", "is empty"],
+        ),
+        (
+            with("new", &f.junk, &f.cert, &f.key),
+            vec!["CA file", "junk.pem", "not PEM"],
+        ),
+        (
+            with("new", &f.der_cert, &f.cert, &f.key),
+            vec!["cert.der", "DER"],
+        ),
+        (
+            with("new", &f.truncated, &f.cert, &f.key),
+            vec!["truncated.pem"],
+        ),
+        (
+            with("new", &f.ca, &f.cert, &f.dir),
+            vec!["not a regular file"],
+        ),
+        (
+            with("new", &f.dir.join("missing.pem"), &f.cert, &f.key),
+            vec!["could not read CA file", "missing.pem"],
+        ),
+        (
+            s(&["add", "new", "--address", addr, "--cert", &p(&f.cert)]),
+            vec!["--key"],
+        ),
+        (
+            s(&["add", "new", "--address", addr, "--token-stdin"]),
+            vec!["read no token"],
+        ),
+        (
+            s(&["set", "nope", "--region", "x"]),
+            vec!["no context named \"nope\""],
+        ),
+        (
+            s(&["set", "existing", "--address", "not-a-url"]),
+            vec!["context \"existing\"", "not a URL"],
+        ),
+        (
+            s(&[
+                "set",
+                "existing",
+                "--cert",
+                &p(&f.cert),
+                "--key",
+                &p(&f.other_key),
+            ]),
+            vec!["does not belong"],
+        ),
         (s(&["remove", "nope"]), vec!["no context named nope"]),
         (s(&["rename", "existing", "../evil"]), vec!["\"../evil\""]),
         (s(&["default", "nope"]), vec!["no context named \"nope\""]),
@@ -113,9 +240,16 @@ fn bad_inputs_are_refused_without_changing_anything() {
             assert!(err.starts_with("nomadctx: "), "{args:?}: {err}");
         }
         for needle in expected {
-            assert!(err.contains(needle), "{args:?}: stderr lacks {needle:?}:\n{err}");
+            assert!(
+                err.contains(needle),
+                "{args:?}: stderr lacks {needle:?}:\n{err}"
+            );
         }
-        assert_eq!(world.snapshot(), before, "{args:?} changed the config dir or the keychain");
+        assert_eq!(
+            world.snapshot(),
+            before,
+            "{args:?} changed the config dir or the keychain"
+        );
     }
 }
 
@@ -126,12 +260,28 @@ fn a_corrupt_config_is_reported_with_file_and_line_and_left_alone() {
     let config = world.config_dir.join("config.toml");
     let broken = "[contexts.prod]\naddress = \"https://a:4646\"\nregion = [1\n";
     std::fs::write(&config, broken).unwrap();
-    for args in [&["list"][..], &["current"], &["add", "x", "--address", "https://b:4646"], &["use", "prod"]] {
-        world.cmd().args(args).fails().stderr_has("config.toml").stderr_has("line 3").stderr_has("has not changed it");
+    for args in [
+        &["list"][..],
+        &["current"],
+        &["add", "x", "--address", "https://b:4646"],
+        &["use", "prod"],
+    ] {
+        world
+            .cmd()
+            .args(args)
+            .fails()
+            .stderr_has("config.toml")
+            .stderr_has("line 3")
+            .stderr_has("has not changed it");
     }
     assert_eq!(std::fs::read_to_string(&config).unwrap(), broken);
     std::fs::write(&config, "[contexts.prod]\naddress = 5\n").unwrap();
-    world.cmd().arg("list").fails().stderr_has("config.toml").stderr_has("line 2");
+    world
+        .cmd()
+        .arg("list")
+        .fails()
+        .stderr_has("config.toml")
+        .stderr_has("line 2");
 }
 
 #[test]
@@ -140,12 +290,20 @@ fn no_secret_service_is_a_clear_error_and_leaves_no_context() {
     let id = pki().identity("ec");
     let out = world
         .cmd()
-        .args(["add", "prod", "--address", "https://127.0.0.1:4646", "--cert"])
+        .args([
+            "add",
+            "prod",
+            "--address",
+            "https://127.0.0.1:4646",
+            "--cert",
+        ])
         .arg(&id.cert)
         .arg("--key")
         .arg(&id.key)
         .fails();
-    out.stderr_has("context \"prod\"").stderr_has("Secret Service").stderr_has("NOMADCTX_KEYCHAIN=keyutils");
+    out.stderr_has("context \"prod\"")
+        .stderr_has("Secret Service")
+        .stderr_has("NOMADCTX_KEYCHAIN=keyutils");
     assert!(!world.config_dir.join("config.toml").exists());
     assert!(!world.config_dir.join("certs/prod").exists());
 }
@@ -166,19 +324,36 @@ fn a_keychain_that_never_answers_is_cut_off() {
     world
         .cmd()
         .args(["exec", "prod", "--", "true"])
-        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", socket.display()))
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", socket.display()),
+        )
         .env("NOMADCTX_KEYCHAIN_TIMEOUT", "1")
         .fails()
         .stderr_has("no answer within 1 seconds")
         .stderr_has("context \"prod\"");
-    assert!(started.elapsed().as_secs() < 10, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn use_refuses_to_print_secrets_to_a_terminal() {
     // Under a pseudo-terminal `use` says how to eval instead of printing the token.
     let world = World::new();
-    world.cmd().args(["add", "prod", "--address", "https://a:4646", "--token-stdin"]).stdin("tok-secret-42").succeeds();
+    world
+        .cmd()
+        .args([
+            "add",
+            "prod",
+            "--address",
+            "https://a:4646",
+            "--token-stdin",
+        ])
+        .stdin("tok-secret-42")
+        .succeeds();
     let out = world
         .program("script")
         .args(["-qec", "nomadctx use prod", "/dev/null"])

@@ -373,5 +373,8 @@ nomadctx remove ku",
         .env("NOMADCTX_KEYCHAIN", "keyutils")
         .succeeds();
     assert_eq!(squash(&out.stdout), squash(&id.key_pem()));
-    assert!(world.keychain_accounts().is_empty(), "nothing went to the Secret Service");
+    assert!(
+        world.keychain_accounts().is_empty(),
+        "nothing went to the Secret Service"
+    );
 }

@@ -26,15 +26,35 @@ sys.stdout.flush()
 subprocess.run(["cat", path], check=True, close_fds=True)
 print("PATH-IS", path)
 "#;
-    let out = world.cmd().args(["exec", "prod", "--", "python3", "-c", script]).succeeds();
+    let out = world
+        .cmd()
+        .args(["exec", "prod", "--", "python3", "-c", script])
+        .succeeds();
     let text = out.stdout_text();
     let key = String::from_utf8(pki().identity("ec").key_pem()).unwrap();
-    assert_eq!(text.matches("-----BEGIN PRIVATE KEY-----").count(), 2, "child and grandchild: {text}");
-    assert!(squash(text.as_bytes()).windows(squash(key.as_bytes()).len()).any(|w| w == squash(key.as_bytes())));
-    let path = text.lines().find_map(|l| l.strip_prefix("PATH-IS ")).unwrap();
-    assert!(path.starts_with("/proc/") && path.contains("/fd/"), "key path {path} should be a memfd");
+    assert_eq!(
+        text.matches("-----BEGIN PRIVATE KEY-----").count(),
+        2,
+        "child and grandchild: {text}"
+    );
+    assert!(
+        squash(text.as_bytes())
+            .windows(squash(key.as_bytes()).len())
+            .any(|w| w == squash(key.as_bytes()))
+    );
+    let path = text
+        .lines()
+        .find_map(|l| l.strip_prefix("PATH-IS "))
+        .unwrap();
+    assert!(
+        path.starts_with("/proc/") && path.contains("/fd/"),
+        "key path {path} should be a memfd"
+    );
     let key_line = key.lines().nth(1).unwrap().as_bytes();
-    assert!(world.files_containing(key_line).is_empty(), "key bytes in a file");
+    assert!(
+        world.files_containing(key_line).is_empty(),
+        "key bytes in a file"
+    );
 }
 
 #[test]
@@ -57,38 +77,104 @@ fn stale_nomad_variables_are_removed_and_context_ones_set() {
 #[test]
 fn name_defaults_to_the_current_context() {
     let world = prod();
-    world.cmd().args(["add", "dev", "--address", "http://127.0.0.1:1"]).succeeds();
-    let via_env = world.cmd().args(["exec", "--", "sh", "-c", "echo $NOMAD_ADDR"]).env("NOMADCTX_CONTEXT", "dev").succeeds();
+    world
+        .cmd()
+        .args(["add", "dev", "--address", "http://127.0.0.1:1"])
+        .succeeds();
+    let via_env = world
+        .cmd()
+        .args(["exec", "--", "sh", "-c", "echo $NOMAD_ADDR"])
+        .env("NOMADCTX_CONTEXT", "dev")
+        .succeeds();
     assert_eq!(via_env.stdout_text(), "http://127.0.0.1:1\n");
-    let via_flag = world.cmd().args(["--context", "prod", "exec", "--", "sh", "-c", "echo $NOMAD_ADDR"]).succeeds();
+    let via_flag = world
+        .cmd()
+        .args([
+            "--context",
+            "prod",
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "echo $NOMAD_ADDR",
+        ])
+        .succeeds();
     assert_eq!(via_flag.stdout_text(), "https://127.0.0.1:4646\n");
-    world.cmd().args(["exec", "--", "true"]).fails().stderr_has("known contexts: dev, prod");
+    world
+        .cmd()
+        .args(["exec", "--", "true"])
+        .fails()
+        .stderr_has("known contexts: dev, prod");
 }
 
 #[test]
 fn exit_status_and_death_by_signal_are_reported_like_a_shell() {
     let world = prod();
-    assert_eq!(world.cmd().args(["exec", "prod", "--", "sh", "-c", "exit 7"]).output().code(), 7);
-    assert_eq!(world.cmd().args(["exec", "prod", "--", "sh", "-c", "kill -TERM $$"]).output().code(), 143);
-    assert_eq!(world.cmd().args(["exec", "prod", "--", "sh", "-c", "kill -KILL $$"]).output().code(), 137);
-    let missing = world.cmd().args(["exec", "prod", "--", "no-such-command-xyz"]).output();
+    assert_eq!(
+        world
+            .cmd()
+            .args(["exec", "prod", "--", "sh", "-c", "exit 7"])
+            .output()
+            .code(),
+        7
+    );
+    assert_eq!(
+        world
+            .cmd()
+            .args(["exec", "prod", "--", "sh", "-c", "kill -TERM $$"])
+            .output()
+            .code(),
+        143
+    );
+    assert_eq!(
+        world
+            .cmd()
+            .args(["exec", "prod", "--", "sh", "-c", "kill -KILL $$"])
+            .output()
+            .code(),
+        137
+    );
+    let missing = world
+        .cmd()
+        .args(["exec", "prod", "--", "no-such-command-xyz"])
+        .output();
     assert_eq!(missing.code(), 127);
     missing.stderr_has("\"no-such-command-xyz\" not found");
     let not_exec = world.tmp.path().join("not-executable");
     std::fs::write(&not_exec, "#!/bin/sh\n").unwrap();
-    assert_eq!(world.cmd().args(["exec", "prod", "--"]).arg(&not_exec).output().code(), 127);
+    assert_eq!(
+        world
+            .cmd()
+            .args(["exec", "prod", "--"])
+            .arg(&not_exec)
+            .output()
+            .code(),
+        127
+    );
 }
 
 #[test]
 fn sigterm_and_sighup_sent_to_nomadctx_reach_the_child() {
     let world = prod();
     for signal in ["TERM", "HUP"] {
-        let script = format!("trap 'echo got-{signal}; exit 3' {signal}; echo ready; while :; do sleep 0.05; done");
-        let mut run = world.cmd().args(["exec", "prod", "--", "bash", "-c", &script]).cmd;
-        let mut child = run.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let script = format!(
+            "trap 'echo got-{signal}; exit 3' {signal}; echo ready; while :; do sleep 0.05; done"
+        );
+        let mut run = world
+            .cmd()
+            .args(["exec", "prod", "--", "bash", "-c", &script])
+            .cmd;
+        let mut child = run
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         assert_eq!(lines.next().unwrap().unwrap(), "ready");
-        let killed = std::process::Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().unwrap();
+        let killed = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(killed.success());
         assert_eq!(lines.next().unwrap().unwrap(), format!("got-{signal}"));
         assert_eq!(child.wait().unwrap().code(), Some(3), "{signal}");
@@ -137,9 +223,14 @@ sys.exit(os.waitstatus_to_exitcode(status))
 "#;
     let out = world
         .program("python3")
-        .args(["-c", terminal, "nomadctx", "exec", "prod", "--", "python3", "-c", child])
+        .args([
+            "-c", terminal, "nomadctx", "exec", "prod", "--", "python3", "-c", child,
+        ])
         .output();
     let text = out.stdout_text();
-    assert!(text.contains("ints=1"), "the child should count one SIGINT: {text}");
+    assert!(
+        text.contains("ints=1"),
+        "the child should count one SIGINT: {text}"
+    );
     assert_eq!(out.code(), 5, "nomadctx reports the child's status: {text}");
 }

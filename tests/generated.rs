@@ -14,10 +14,17 @@ const REGENERATE: &str = "regenerate with: for s in bash zsh fish powershell elv
 fn committed_completions_match_the_binary() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
-        let out = Command::new(BIN).args(["completions", shell]).output().unwrap();
+        let out = Command::new(BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
         assert!(out.status.success());
-        let committed = std::fs::read(root.join(format!("completions/nomadctx.{shell}"))).unwrap_or_default();
-        assert!(committed == out.stdout, "completions/nomadctx.{shell} is stale; {REGENERATE}");
+        let committed =
+            std::fs::read(root.join(format!("completions/nomadctx.{shell}"))).unwrap_or_default();
+        assert!(
+            committed == out.stdout,
+            "completions/nomadctx.{shell} is stale; {REGENERATE}"
+        );
     }
 }
 
@@ -25,14 +32,28 @@ fn committed_completions_match_the_binary() {
 fn committed_man_pages_match_the_binary() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fresh = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN).arg("man").arg(fresh.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("man")
+        .arg(fresh.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let relative = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
         let mut files = BTreeMap::new();
         collect_files(dir, &mut files);
-        files.into_iter().map(|(p, b)| (p.strip_prefix(dir).unwrap().display().to_string(), b)).collect()
+        files
+            .into_iter()
+            .map(|(p, b)| (p.strip_prefix(dir).unwrap().display().to_string(), b))
+            .collect()
     };
     let generated = relative(fresh.path());
     assert!(generated.contains_key("nomadctx.1") && generated.contains_key("nomadctx-use.1"));
-    assert!(relative(&root.join("man")) == generated, "man/ is stale; {REGENERATE}");
+    assert!(
+        relative(&root.join("man")) == generated,
+        "man/ is stale; {REGENERATE}"
+    );
 }
