@@ -139,6 +139,7 @@ impl Store {
 
     /// Writes config.toml atomically. Taking `&Lock` makes callers hold the lock.
     pub fn save(&self, config: &Config, _lock: &Lock) -> Result<()> {
+        failpoint("save-config")?;
         let text = toml::to_string_pretty(config).context("could not encode the config")?;
         let header = "# nomadctx contexts. Keys and tokens are in the OS keychain, not here.\n";
         let newline = if text.ends_with('\n') { "" } else { "\n" };
@@ -151,6 +152,15 @@ impl Store {
     fn ensure_root(&self) -> Result<()> {
         create_private_dir(&self.root)
     }
+}
+
+/// Debug builds fail on purpose at the step named by `NOMADCTX_FAILPOINT`, so tests can
+/// prove that a failure there leaves the old state; release builds compile it away.
+pub fn failpoint(step: &str) -> Result<()> {
+    if cfg!(debug_assertions) && std::env::var("NOMADCTX_FAILPOINT").is_ok_and(|v| v == step) {
+        bail!("failing at {step} because NOMADCTX_FAILPOINT says so");
+    }
+    Ok(())
 }
 
 /// Creates `dir` (and parents) with mode 0700 for the parts it creates.

@@ -378,3 +378,64 @@ nomadctx remove ku",
         "nothing went to the Secret Service"
     );
 }
+
+/// A config write that fails after the keychain changed must put the keychain back.
+#[test]
+fn a_failed_config_write_undoes_keychain_and_file_changes() {
+    let world = World::new();
+    let ec = pki().identity("ec");
+    let rsa = pki().identity("rsa");
+    let fail = |args: &[&str], stdin: &str| {
+        world
+            .cmd()
+            .args(args)
+            .stdin(stdin)
+            .env("NOMADCTX_FAILPOINT", "save-config")
+            .fails()
+            .stderr_has("save-config");
+    };
+    let add = [
+        "add",
+        "prod",
+        "--address",
+        "https://127.0.0.1:4646",
+        "--ca",
+        ec.ca.to_str().unwrap(),
+        "--cert",
+        ec.cert.to_str().unwrap(),
+        "--key",
+        ec.key.to_str().unwrap(),
+        "--token-stdin",
+    ];
+    fail(&add, "tok-1");
+    assert!(
+        world.keychain_accounts().is_empty(),
+        "{:?}",
+        world.keychain_accounts()
+    );
+    assert!(!world.config_dir.join("certs/prod").exists());
+
+    world.cmd().args(add).stdin("tok-1").succeeds();
+    let before = world.snapshot();
+    let key_before = world.secret("prod/client-key").unwrap();
+    fail(
+        &[
+            "set",
+            "prod",
+            "--cert",
+            rsa.cert.to_str().unwrap(),
+            "--key",
+            rsa.key.to_str().unwrap(),
+            "--token-stdin",
+        ],
+        "tok-2",
+    );
+    assert_eq!(world.snapshot(), before);
+    assert_eq!(world.secret("prod/client-key").unwrap(), key_before);
+    assert_eq!(world.secret("prod/token").unwrap(), b"tok-1");
+
+    fail(&["remove", "prod"], "");
+    fail(&["rename", "prod", "prod2"], "");
+    assert_eq!(world.snapshot(), before);
+    assert_eq!(world.secret("prod/client-key").unwrap(), key_before);
+}

@@ -196,6 +196,11 @@ pub fn save(
         (Item::Token, before.token && !context.token),
     ];
     let mut rollback = Rollback::default();
+    let cert_dir = app.store.cert_dir(name);
+    // Runs last: a directory this change created is empty again by then.
+    rollback.on_failure(move || {
+        let _ = std::fs::remove_dir(cert_dir);
+    });
 
     let key = match &update.client {
         Change::Put((_, key)) => Change::Put(key.clone()),
