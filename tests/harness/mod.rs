@@ -383,6 +383,7 @@ pub fn pki() -> &'static Pki {
         pki.make_client("ec", "ca", "ec");
         pki.make_client("ec2", "ca", "ec");
         pki.make_client("rsa", "ca", "rsa:4096");
+        pki.make_server("server", "ca");
         pki
     })
 }
@@ -479,6 +480,42 @@ impl Pki {
             "20",
             "-extfile",
             "client.ext",
+        ]);
+    }
+
+    /// A Nomad-style server certificate: server.global.nomad, localhost and 127.0.0.1.
+    fn make_server(&self, name: &str, ca: &str) {
+        self.new_key(name, "ec");
+        std::fs::write(
+            self.dir.join("server.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:server.global.nomad,DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        self.openssl(&[
+            "req",
+            "-new",
+            "-key",
+            &format!("{name}-key.pem"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            "/CN=server.global.nomad",
+        ]);
+        self.openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}-key.pem"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "20",
+            "-extfile",
+            "server.ext",
         ]);
     }
 
