@@ -63,7 +63,11 @@ impl Store {
 
     pub fn from_env() -> Result<Self> {
         if let Some(dir) = std::env::var_os("NOMADCTX_CONFIG_DIR").filter(|d| !d.is_empty()) {
-            return Ok(Self::at(PathBuf::from(dir)));
+            // Certificate paths end up in NOMAD_* variables, so they must not depend on the
+            // directory the command happened to run in.
+            let dir = std::path::absolute(PathBuf::from(dir))
+                .context("could not resolve NOMADCTX_CONFIG_DIR")?;
+            return Ok(Self::at(dir));
         }
         let dirs = directories::ProjectDirs::from("", "", "nomadctx").ok_or_else(|| {
             anyhow!(

@@ -448,74 +448,32 @@ impl Pki {
         ]);
     }
 
+    /// A CLI certificate as the guide's cfssl `-profile=client` makes it: clientAuth only.
     fn make_client(&self, name: &str, ca: &str, kind: &str) {
-        self.new_key(name, kind);
-        std::fs::write(
-            self.dir.join("client.ext"),
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
-        )
-        .unwrap();
-        self.openssl(&[
-            "req",
-            "-new",
-            "-key",
-            &format!("{name}-key.pem"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN=cli.{name}"),
-        ]);
-        self.openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}-key.pem"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "20",
-            "-extfile",
-            "client.ext",
-        ]);
+        let ext = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
+        self.make_leaf(name, ca, kind, &format!("/CN=cli.{name}"), ext);
     }
 
     /// A Nomad-style server certificate: server.global.nomad, localhost and 127.0.0.1.
     fn make_server(&self, name: &str, ca: &str) {
-        self.new_key(name, "ec");
-        std::fs::write(
-            self.dir.join("server.ext"),
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:server.global.nomad,DNS:localhost,IP:127.0.0.1\n",
-        )
-        .unwrap();
+        let ext = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:server.global.nomad,DNS:localhost,IP:127.0.0.1\n";
+        self.make_leaf(name, ca, "ec", "/CN=server.global.nomad", ext);
+    }
+
+    fn make_leaf(&self, name: &str, ca: &str, kind: &str, subject: &str, extensions: &str) {
+        self.new_key(name, kind);
+        let ext_file = format!("{name}.ext");
+        std::fs::write(self.dir.join(&ext_file), extensions).unwrap();
+        let (key, csr, cert) = (
+            format!("{name}-key.pem"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        self.openssl(&["req", "-new", "-key", &key, "-out", &csr, "-subj", subject]);
+        let (ca_cert, ca_key) = (format!("{ca}.pem"), format!("{ca}-key.pem"));
         self.openssl(&[
-            "req",
-            "-new",
-            "-key",
-            &format!("{name}-key.pem"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            "/CN=server.global.nomad",
-        ]);
-        self.openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}-key.pem"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "20",
-            "-extfile",
-            "server.ext",
+            "x509", "-req", "-in", &csr, "-CA", &ca_cert, "-CAkey", &ca_key, "-out", &cert,
+            "-days", "20", "-extfile", &ext_file,
         ]);
     }
 
