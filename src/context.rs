@@ -24,6 +24,10 @@ pub struct Context {
     /// `certs/NAME/client.pem` holds the client certificate and the keychain its key.
     #[serde(default, skip_serializing_if = "is_false")]
     pub client_cert: bool,
+    /// When the client certificate stops being valid (Unix seconds), kept so that `use`,
+    /// `exec` and `list` can warn without parsing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_not_after: Option<i64>,
     /// The keychain holds an ACL token.
     #[serde(default, skip_serializing_if = "is_false")]
     pub token: bool,

@@ -2,6 +2,9 @@
 //! Also home of the change machinery `set` shares.
 
 use std::io::Read;
+use std::path::PathBuf;
+
+use rustls_pki_types::CertificateDer;
 
 use anyhow::{Result, anyhow, bail};
 
@@ -28,13 +31,19 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     apply_settings(&mut context, &settings);
     validate_context(&name, &context)?;
 
+    context.client_cert_not_after = inputs.check_chain(app, &name, None)?;
+
     let lock = app.store.lock()?;
     let mut config = app.store.load()?;
     require_absent(&config, &name, args.force)?;
     let keychain = app.keychain(&config)?;
     let update = Update {
-        ca: inputs.ca.map_or(Change::Remove, Change::Put),
-        client: inputs.client.map_or(Change::Remove, Change::Put),
+        ca: inputs.ca.map_or(Change::Remove, |(certs, _)| {
+            Change::Put(tls::certificates_to_pem(&certs))
+        }),
+        client: inputs.client.map_or(Change::Remove, |((certs, _), key)| {
+            Change::Put((tls::certificates_to_pem(&certs), key))
+        }),
         token: inputs.token.map_or(Change::Remove, Change::Put),
     };
     save(app, &lock, &mut config, &keychain, &name, context, update)?;
@@ -44,11 +53,14 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     Ok(())
 }
 
+/// Certificates as parsed, with the file they came from (for messages).
+pub type Certs = (Vec<CertificateDer<'static>>, PathBuf);
+
 /// Files and secrets from the command line, read and checked before anything is written.
 #[derive(Debug, Default)]
 pub struct Inputs {
-    pub ca: Option<Vec<u8>>,
-    pub client: Option<(Vec<u8>, Secret)>,
+    pub ca: Option<Certs>,
+    pub client: Option<(Certs, Secret)>,
     pub token: Option<Secret>,
 }
 
@@ -58,11 +70,11 @@ impl Inputs {
         let ca = settings
             .ca
             .as_ref()
-            .map(|path| -> Result<Vec<u8>> {
+            .map(|path| -> Result<Certs> {
                 let bytes = tls::read_input(path, "CA file")?;
-                Ok(tls::certificates_to_pem(&tls::parse_certificates(
-                    &bytes, path, "CA file",
-                )?))
+                let certs = tls::parse_certificates(&bytes, path, "CA file")?;
+                tls::check_ca_bundle(&certs, path)?;
+                Ok((certs, path.clone()))
             })
             .transpose()
             .map_err(in_context)?;
@@ -75,13 +87,57 @@ impl Inputs {
                 let key_bytes = tls::read_input(key_path, "key file").map_err(in_context)?;
                 let key = tls::parse_private_key(&key_bytes, key_path).map_err(in_context)?;
                 tls::check_key_matches(&certs, &key, cert_path, key_path).map_err(in_context)?;
-                Some((tls::certificates_to_pem(&certs), key))
+                Some(((certs, cert_path.clone()), key))
             }
             (None, None) => None,
             _ => bail!("context {name:?}: --cert and --key go together; give both"),
         };
         let token = settings.token_stdin.then(|| read_token(name)).transpose()?;
         Ok(Self { ca, client, token })
+    }
+
+    /// Checks the client certificate that the context will hold against the CA it will
+    /// hold, each either new or already stored, and returns the certificate's expiry.
+    pub fn check_chain(
+        &self,
+        app: &App,
+        name: &str,
+        before: Option<&Context>,
+    ) -> Result<Option<i64>> {
+        if self.ca.is_none() && self.client.is_none() {
+            return Ok(before.and_then(|b| b.client_cert_not_after));
+        }
+        let stored = |held: bool, path: PathBuf| -> Result<Option<Certs>> {
+            if !held {
+                return Ok(None);
+            }
+            let bytes = tls::read_input(&path, "stored certificate")?;
+            Ok(Some((
+                tls::parse_certificates(&bytes, &path, "stored certificate")?,
+                path,
+            )))
+        };
+        let ca = match &self.ca {
+            Some(ca) => Some(ca.clone()),
+            None => stored(before.is_some_and(|b| b.ca_cert), app.store.ca_path(name))?,
+        };
+        let client = match &self.client {
+            Some((certs, _)) => Some(certs.clone()),
+            None => stored(
+                before.is_some_and(|b| b.client_cert),
+                app.store.client_cert_path(name),
+            )?,
+        };
+        let Some((certs, cert_path)) = client else {
+            return Ok(None);
+        };
+        let ca = ca.as_ref().map(|(c, p)| (c.as_slice(), p.as_path()));
+        let not_after = tls::check_client_certificate(&certs, &cert_path, ca)
+            .map_err(|e| anyhow!("context {name:?}: {e:#}"))?;
+        if let Some(warning) = tls::expiry_warning(name, not_after) {
+            warn(&warning);
+        }
+        Ok(Some(not_after))
     }
 }
 

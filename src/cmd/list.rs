@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::cli::ListArgs;
 use crate::cmd::{App, print};
 use crate::context::Context;
+use crate::tls;
 
 /// What `list --json` and `show --json` print for one context: no secret bytes.
 #[derive(Debug, Serialize)]
@@ -42,7 +43,7 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
         eprintln!("nomadctx: {}", config.known_names());
         return Ok(());
     }
-    let rows: Vec<[String; 5]> = config
+    let rows: Vec<[String; 6]> = config
         .contexts
         .iter()
         .map(|(name, c)| {
@@ -52,16 +53,19 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
                 c.address.clone(),
                 c.region.clone().unwrap_or_default(),
                 c.namespace.clone().unwrap_or_default(),
+                c.client_cert_not_after
+                    .map(|t| tls::format_time(t)[..10].to_owned())
+                    .unwrap_or_default(),
             ]
         })
         .collect();
-    let header = ["", "NAME", "ADDRESS", "REGION", "NAMESPACE"].map(str::to_owned);
+    let header = ["", "NAME", "ADDRESS", "REGION", "NAMESPACE", "CERT EXPIRES"].map(str::to_owned);
     print(&table(std::iter::once(&header).chain(&rows)))
 }
 
 /// Left-aligned columns separated by two spaces, trailing blanks trimmed.
-fn table<'a>(rows: impl Iterator<Item = &'a [String; 5]> + Clone) -> String {
-    let mut widths = [0usize; 5];
+fn table<'a>(rows: impl Iterator<Item = &'a [String; 6]> + Clone) -> String {
+    let mut widths = [0usize; 6];
     for row in rows.clone() {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());

@@ -144,7 +144,14 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    /// Also warns, on stderr, when the client certificate is about to expire.
     pub fn fetch(keychain: &Keychain, name: &str, ctx: &Context) -> Result<Self> {
+        if let Some(warning) = ctx
+            .client_cert_not_after
+            .and_then(|t| crate::tls::expiry_warning(name, t))
+        {
+            warn(&warning);
+        }
         let key_pem = if ctx.client_cert {
             Some(crate::tls::key_to_pem(&keychain.require(name, Item::ClientKey)?)
                 .with_context(|| format!("the client key of context {name:?} in the keychain is damaged; store it again with `nomadctx set {name} --cert FILE --key FILE`"))?)
