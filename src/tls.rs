@@ -372,7 +372,7 @@ fn verify_chain(
             webpki::Error::UnknownIssuer => anyhow!(
                 "the certificate in {cert} ({who}) was not issued by the CA in {ca}; give the CA that signed it, or a certificate from this CA"
             ),
-            webpki::Error::RequiredEkuNotFound | webpki::Error::RequiredEkuNotFoundContext(_) => anyhow!(
+            webpki::Error::RequiredEkuNotFoundContext(_) => anyhow!(
                 "the certificate in {cert} ({who}) is not allowed for client authentication (no clientAuth extended key usage); issue it with cfssl -profile=client or `nomad tls cert create -cli`"
             ),
             other => anyhow!("the certificate in {cert} ({who}) does not verify against the CA in {ca}: {}", describe_webpki(&other)),
