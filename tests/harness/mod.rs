@@ -352,6 +352,8 @@ impl OutputExt for Output {
     }
 }
 
+const CLIENT_EXT: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
+
 /// Certificates and keys made with openssl, once per test binary.
 pub struct Pki {
     pub dir: PathBuf,
@@ -384,6 +386,11 @@ pub fn pki() -> &'static Pki {
         pki.make_client("ec2", "ca", "ec");
         pki.make_client("rsa", "ca", "rsa:4096");
         pki.make_server("server", "ca");
+        pki.make_leaf("soon", "ca", "ec", "/CN=cli.soon", CLIENT_EXT, 10);
+        pki.make_leaf("foreign", "other-ca", "ec", "/CN=cli.foreign", CLIENT_EXT, 365);
+        let server_only = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n";
+        pki.make_leaf("server-only", "ca", "ec", "/CN=cli.server-only", server_only, 365);
+        pki.make_expired("expired", "ca");
         pki
     })
 }
@@ -450,17 +457,92 @@ impl Pki {
 
     /// A CLI certificate as the guide's cfssl `-profile=client` makes it: clientAuth only.
     fn make_client(&self, name: &str, ca: &str, kind: &str) {
-        let ext = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
-        self.make_leaf(name, ca, kind, &format!("/CN=cli.{name}"), ext);
+        self.make_leaf(name, ca, kind, &format!("/CN=cli.{name}"), CLIENT_EXT, 365);
+    }
+
+    /// A CLI certificate whose validity ended yesterday (`openssl ca` can set the dates).
+    fn make_expired(&self, name: &str, ca: &str) {
+        self.new_key(name, "ec");
+        std::fs::write(self.dir.join("index.txt"), "").unwrap();
+        std::fs::write(self.dir.join("index.txt.attr"), "unique_subject = no\n").unwrap();
+        std::fs::write(self.dir.join("serial"), "1000\n").unwrap();
+        std::fs::write(
+            self.dir.join("ca.cnf"),
+            "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+        )
+        .unwrap();
+        std::fs::write(self.dir.join(format!("{name}.ext")), CLIENT_EXT).unwrap();
+        let fmt = |t: std::time::SystemTime| {
+            let out = Command::new("date")
+                .args([
+                    "-u",
+                    "-d",
+                    &format!(
+                        "@{}",
+                        t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+                    ),
+                    "+%Y%m%d%H%M%SZ",
+                ])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        let now = std::time::SystemTime::now();
+        let start = fmt(now - Duration::from_secs(30 * 86_400));
+        let end = fmt(now - Duration::from_secs(86_400));
+        let (key, csr, cert) = (
+            format!("{name}-key.pem"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        self.openssl(&[
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN=cli.{name}"),
+        ]);
+        self.openssl(&[
+            "ca",
+            "-batch",
+            "-notext",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            &format!("{ca}.pem"),
+            "-keyfile",
+            &format!("{ca}-key.pem"),
+            "-in",
+            &csr,
+            "-out",
+            &cert,
+            "-startdate",
+            &start,
+            "-enddate",
+            &end,
+            "-extfile",
+            &format!("{name}.ext"),
+        ]);
     }
 
     /// A Nomad-style server certificate: server.global.nomad, localhost and 127.0.0.1.
     fn make_server(&self, name: &str, ca: &str) {
         let ext = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:server.global.nomad,DNS:localhost,IP:127.0.0.1\n";
-        self.make_leaf(name, ca, "ec", "/CN=server.global.nomad", ext);
+        self.make_leaf(name, ca, "ec", "/CN=server.global.nomad", ext, 365);
     }
 
-    fn make_leaf(&self, name: &str, ca: &str, kind: &str, subject: &str, extensions: &str) {
+    fn make_leaf(
+        &self,
+        name: &str,
+        ca: &str,
+        kind: &str,
+        subject: &str,
+        extensions: &str,
+        days: u32,
+    ) {
         self.new_key(name, kind);
         let ext_file = format!("{name}.ext");
         std::fs::write(self.dir.join(&ext_file), extensions).unwrap();
@@ -472,8 +554,20 @@ impl Pki {
         self.openssl(&["req", "-new", "-key", &key, "-out", &csr, "-subj", subject]);
         let (ca_cert, ca_key) = (format!("{ca}.pem"), format!("{ca}-key.pem"));
         self.openssl(&[
-            "x509", "-req", "-in", &csr, "-CA", &ca_cert, "-CAkey", &ca_key, "-out", &cert,
-            "-days", "20", "-extfile", &ext_file,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_cert,
+            "-CAkey",
+            &ca_key,
+            "-out",
+            &cert,
+            "-days",
+            &days.to_string(),
+            "-extfile",
+            &ext_file,
         ]);
     }
 
