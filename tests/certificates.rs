@@ -3,18 +3,10 @@
 
 mod harness;
 
-use harness::{Identity, OutputExt, World, add_with, pki};
+use harness::{Identity, OutputExt, World, add_cmd, add_with, pki};
 
 fn add(world: &World, name: &str, id: &Identity) -> std::process::Output {
-    world
-        .cmd()
-        .args(["add", name, "--address", "https://127.0.0.1:4646", "--ca"])
-        .arg(&id.ca)
-        .arg("--cert")
-        .arg(&id.cert)
-        .arg("--key")
-        .arg(&id.key)
-        .output()
+    add_cmd(world, name, id).output()
 }
 
 #[test]

@@ -584,8 +584,8 @@ impl Pki {
     }
 }
 
-/// Adds context `name` with the identity's CA, certificate and key.
-pub fn add_with(world: &World, name: &str, id: &Identity, extra: &[&str]) -> Output {
+/// `nomadctx add NAME` with the identity's CA, certificate and key, not yet run.
+pub fn add_cmd(world: &World, name: &str, id: &Identity) -> Run {
     world
         .cmd()
         .args(["add", name, "--address", "https://127.0.0.1:4646", "--ca"])
@@ -594,8 +594,11 @@ pub fn add_with(world: &World, name: &str, id: &Identity, extra: &[&str]) -> Out
         .arg(&id.cert)
         .arg("--key")
         .arg(&id.key)
-        .args(extra)
-        .succeeds()
+}
+
+/// Adds context `name` with the identity's CA, certificate and key, and `extra` options.
+pub fn add_with(world: &World, name: &str, id: &Identity, extra: &[&str]) -> Output {
+    add_cmd(world, name, id).args(extra).succeeds()
 }
 
 /// PEM text with whitespace removed, to compare keys across line-wrapping differences.
