@@ -122,7 +122,7 @@ _nomadctx() {
             return 0
             ;;
         nomadctx__subcmd__add)
-            opts="-h -V --address --ca --cert --key --region --namespace --tls-server-name --skip-verify --token-stdin --force --context --help --version"
+            opts="-h -V --address --ca --cert --key --region --namespace --tls-server-name --skip-verify --token-stdin --from-dir --from-env --remove-key-file --force --context --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +158,10 @@ _nomadctx() {
                     ;;
                 --skip-verify)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --from-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --context)

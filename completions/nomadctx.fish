@@ -42,7 +42,7 @@ complete -c nomadctx -n "__fish_nomadctx_needs_command" -f -a "completions" -d '
 complete -c nomadctx -n "__fish_nomadctx_needs_command" -f -a "man" -d 'Write man pages for nomadctx and each subcommand into DIR'
 complete -c nomadctx -n "__fish_nomadctx_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l address -d 'Nomad HTTP API address, an http(s) URL (NOMAD_ADDR)' -r
-complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l ca -d 'CA certificate (bundle) in PEM (NOMAD_CACERT)' -r -F
+complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l ca -d 'CA certificate or bundle in PEM (NOMAD_CACERT), or a directory of them (NOMAD_CAPATH)' -r -F
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l cert -d 'Client certificate in PEM, optionally followed by intermediates (NOMAD_CLIENT_CERT)' -r -F
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l key -d 'Unencrypted private key of the client certificate in PEM; stored in the keychain' -r -F
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l region -d 'Nomad region (NOMAD_REGION); an empty value clears it' -r
@@ -50,8 +50,11 @@ complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l namespace -d '
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l tls-server-name -d 'Name to expect in the server certificate, e.g. server.global.nomad (NOMAD_TLS_SERVER_NAME); an empty value clears it' -r
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l skip-verify -d 'Skip verification of the server certificate (NOMAD_SKIP_VERIFY); insecure' -r -f -a "true\t''
 false\t''"
+complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l from-dir -d 'Take the CA, CLI certificate and key from a directory made by the guide\'s cfssl commands (nomad-ca.pem, cli.pem, cli-key.pem) or by `nomad tls` (nomad-agent-ca.pem, REGION-cli-nomad.pem, REGION-cli-nomad-key.pem)' -r -F
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l context -d 'Context to use when a command takes no NAME (overrides NOMADCTX_CONTEXT and the default)' -r
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l token-stdin -d 'Read an ACL token (NOMAD_TOKEN) from standard input; stored in the keychain'
+complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l from-env -d 'Take everything from the current NOMAD_* variables (NOMAD_ADDR, NOMAD_CACERT, NOMAD_CAPATH, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_REGION, NOMAD_NAMESPACE, NOMAD_TLS_SERVER_NAME, NOMAD_SKIP_VERIFY, NOMAD_TOKEN); options given too win'
+complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l remove-key-file -d 'After the key is safely in the keychain, delete the key file it came from'
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -l force -d 'Replace an existing context of the same name'
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand add" -s V -l version -d 'Print version'
@@ -65,7 +68,7 @@ complete -c nomadctx -n "__fish_nomadctx_using_subcommand show" -l json -d 'Prin
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand show" -s V -l version -d 'Print version'
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand set" -l address -d 'Nomad HTTP API address, an http(s) URL (NOMAD_ADDR)' -r
-complete -c nomadctx -n "__fish_nomadctx_using_subcommand set" -l ca -d 'CA certificate (bundle) in PEM (NOMAD_CACERT)' -r -F
+complete -c nomadctx -n "__fish_nomadctx_using_subcommand set" -l ca -d 'CA certificate or bundle in PEM (NOMAD_CACERT), or a directory of them (NOMAD_CAPATH)' -r -F
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand set" -l cert -d 'Client certificate in PEM, optionally followed by intermediates (NOMAD_CLIENT_CERT)' -r -F
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand set" -l key -d 'Unencrypted private key of the client certificate in PEM; stored in the keychain' -r -F
 complete -c nomadctx -n "__fish_nomadctx_using_subcommand set" -l region -d 'Nomad region (NOMAD_REGION); an empty value clears it' -r

@@ -32,15 +32,18 @@ _nomadctx() {
             (add)
 _arguments "${_arguments_options[@]}" : \
 '--address=[Nomad HTTP API address, an http(s) URL (NOMAD_ADDR)]:URL:_default' \
-'--ca=[CA certificate (bundle) in PEM (NOMAD_CACERT)]:FILE:_files' \
+'--ca=[CA certificate or bundle in PEM (NOMAD_CACERT), or a directory of them (NOMAD_CAPATH)]:FILE:_files' \
 '--cert=[Client certificate in PEM, optionally followed by intermediates (NOMAD_CLIENT_CERT)]:FILE:_files' \
 '--key=[Unencrypted private key of the client certificate in PEM; stored in the keychain]:FILE:_files' \
 '--region=[Nomad region (NOMAD_REGION); an empty value clears it]:REGION:_default' \
 '--namespace=[Nomad namespace (NOMAD_NAMESPACE); an empty value clears it]:NS:_default' \
 '--tls-server-name=[Name to expect in the server certificate, e.g. server.global.nomad (NOMAD_TLS_SERVER_NAME); an empty value clears it]:NAME:_default' \
 '--skip-verify=[Skip verification of the server certificate (NOMAD_SKIP_VERIFY); insecure]::BOOL:(true false)' \
+'(--ca --cert --key --from-env)--from-dir=[Take the CA, CLI certificate and key from a directory made by the guide'\''s cfssl commands (nomad-ca.pem, cli.pem, cli-key.pem) or by \`nomad tls\` (nomad-agent-ca.pem, REGION-cli-nomad.pem, REGION-cli-nomad-key.pem)]:DIR:_files' \
 '--context=[Context to use when a command takes no NAME (overrides NOMADCTX_CONTEXT and the default)]:NAME:_default' \
 '--token-stdin[Read an ACL token (NOMAD_TOKEN) from standard input; stored in the keychain]' \
+'--from-env[Take everything from the current NOMAD_* variables (NOMAD_ADDR, NOMAD_CACERT, NOMAD_CAPATH, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_REGION, NOMAD_NAMESPACE, NOMAD_TLS_SERVER_NAME, NOMAD_SKIP_VERIFY, NOMAD_TOKEN); options given too win]' \
+'--remove-key-file[After the key is safely in the keychain, delete the key file it came from]' \
 '--force[Replace an existing context of the same name]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -74,7 +77,7 @@ _arguments "${_arguments_options[@]}" : \
 (set)
 _arguments "${_arguments_options[@]}" : \
 '--address=[Nomad HTTP API address, an http(s) URL (NOMAD_ADDR)]:URL:_default' \
-'--ca=[CA certificate (bundle) in PEM (NOMAD_CACERT)]:FILE:_files' \
+'--ca=[CA certificate or bundle in PEM (NOMAD_CACERT), or a directory of them (NOMAD_CAPATH)]:FILE:_files' \
 '--cert=[Client certificate in PEM, optionally followed by intermediates (NOMAD_CLIENT_CERT)]:FILE:_files' \
 '--key=[Unencrypted private key of the client certificate in PEM; stored in the keychain]:FILE:_files' \
 '--region=[Nomad region (NOMAD_REGION); an empty value clears it]:REGION:_default' \

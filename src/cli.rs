@@ -115,7 +115,7 @@ pub struct ContextArgs {
     #[arg(long, value_name = "URL")]
     pub address: Option<String>,
 
-    /// CA certificate (bundle) in PEM (NOMAD_CACERT).
+    /// CA certificate or bundle in PEM (NOMAD_CACERT), or a directory of them (NOMAD_CAPATH).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
 
@@ -156,6 +156,22 @@ pub struct AddArgs {
 
     #[command(flatten)]
     pub settings: ContextArgs,
+
+    /// Take the CA, CLI certificate and key from a directory made by the guide's cfssl
+    /// commands (nomad-ca.pem, cli.pem, cli-key.pem) or by `nomad tls`
+    /// (nomad-agent-ca.pem, REGION-cli-nomad.pem, REGION-cli-nomad-key.pem).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["ca", "cert", "key", "from_env"])]
+    pub from_dir: Option<PathBuf>,
+
+    /// Take everything from the current NOMAD_* variables (NOMAD_ADDR, NOMAD_CACERT,
+    /// NOMAD_CAPATH, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_REGION, NOMAD_NAMESPACE,
+    /// NOMAD_TLS_SERVER_NAME, NOMAD_SKIP_VERIFY, NOMAD_TOKEN); options given too win.
+    #[arg(long)]
+    pub from_env: bool,
+
+    /// After the key is safely in the keychain, delete the key file it came from.
+    #[arg(long)]
+    pub remove_key_file: bool,
 
     /// Replace an existing context of the same name.
     #[arg(long)]

@@ -3,6 +3,7 @@
 mod cli;
 mod cmd;
 mod context;
+mod import;
 mod keychain;
 mod runtime;
 mod secret;

@@ -46,6 +46,31 @@ pub fn read_input(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
     Ok(bytes)
 }
 
+/// The CA certificates in a PEM file, or in every `.pem`/`.crt` file of a directory (as
+/// NOMAD_CAPATH names one).
+pub fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    if !path.is_dir() {
+        let bytes = read_input(path, "CA file")?;
+        return parse_certificates(&bytes, path, "CA file");
+    }
+    let mut files: Vec<_> = std::fs::read_dir(path)
+        .with_context(|| format!("could not read CA directory {}", path.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "pem" || x == "crt"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("CA directory {} holds no .pem or .crt file", path.display());
+    }
+    let mut certs = Vec::new();
+    for file in files {
+        let bytes = read_input(&file, "CA file")?;
+        certs.extend(parse_certificates(&bytes, &file, "CA file")?);
+    }
+    Ok(certs)
+}
+
 /// The PEM sections a file holds, in order. Unknown labels are skipped by the parser.
 fn sections(bytes: &[u8]) -> std::result::Result<Vec<(SectionKind, Vec<u8>)>, pem::Error> {
     let mut reader = bytes;

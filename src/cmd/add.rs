@@ -14,12 +14,21 @@ use crate::context::{Context, validate_address, validate_name};
 use crate::keychain::{Item, Keychain};
 use crate::secret::Secret;
 use crate::store::{Config, Lock, Rollback, replace_file, require_absent};
-use crate::tls;
+use crate::{import, tls};
 
 pub fn run(app: &App, args: AddArgs) -> Result<()> {
     let name = args.name;
     validate_name(&name)?;
-    let settings = args.settings;
+    let mut settings = args.settings;
+    let in_context = |e: anyhow::Error| anyhow!("context {name:?}: {e:#}");
+    if let Some(dir) = &args.from_dir {
+        import::from_dir(&mut settings, dir).map_err(in_context)?;
+    }
+    let env_token = if args.from_env {
+        import::from_env(&mut settings).map_err(in_context)?
+    } else {
+        None
+    };
     let Some(address) = settings.address.clone() else {
         bail!("context {name:?} needs an address: add --address https://HOST:4646");
     };
@@ -27,7 +36,8 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
         address,
         ..Context::default()
     };
-    let inputs = Inputs::read(&name, &settings)?;
+    let mut inputs = Inputs::read(&name, &settings)?;
+    inputs.token = inputs.token.or(env_token);
     apply_settings(&mut context, &settings);
     validate_context(&name, &context)?;
 
@@ -50,6 +60,9 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     eprintln!(
         "nomadctx: added context {name:?}; switch to it with: eval \"$(nomadctx use {name})\""
     );
+    if args.remove_key_file {
+        remove_key_file(&name, settings.key.as_deref(), &keychain)?;
+    }
     Ok(())
 }
 
@@ -71,8 +84,7 @@ impl Inputs {
             .ca
             .as_ref()
             .map(|path| -> Result<Certs> {
-                let bytes = tls::read_input(path, "CA file")?;
-                let certs = tls::parse_certificates(&bytes, path, "CA file")?;
+                let certs = tls::read_ca(path)?;
                 tls::check_ca_bundle(&certs, path)?;
                 Ok((certs, path.clone()))
             })
@@ -139,6 +151,26 @@ impl Inputs {
         }
         Ok(Some(not_after))
     }
+}
+
+/// Deletes the original key file once the key is in the keychain, as asked.
+fn remove_key_file(name: &str, key: Option<&std::path::Path>, keychain: &Keychain) -> Result<()> {
+    let Some(key) = key else {
+        warn(&format!("context {name:?} has no key file to remove"));
+        return Ok(());
+    };
+    std::fs::remove_file(key).map_err(|e| {
+        anyhow!(
+            "context {name:?} was added, but its key file {} could not be removed: {e}",
+            key.display()
+        )
+    })?;
+    eprintln!(
+        "nomadctx: removed the key file {}; the key of context {name:?} is now only in {}",
+        key.display(),
+        keychain.backend().describe()
+    );
+    Ok(())
 }
 
 /// An ACL token from stdin: surrounding whitespace dropped, and it must be one line of text.
