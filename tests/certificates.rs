@@ -98,3 +98,39 @@ fn a_new_ca_is_checked_against_the_stored_certificate() {
         .stderr_has("other-ca.pem");
     assert_eq!(world.snapshot(), before);
 }
+
+#[test]
+fn show_describes_the_client_certificate_as_openssl_does() {
+    let world = World::new();
+    for (name, key_type) in [("rsa", "RSA 4096 bits"), ("ec", "ECDSA P-256")] {
+        let id = pki().identity(name);
+        add_with(&world, name, &id, &[]);
+        let fingerprint = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(&id.cert)
+            .output()
+            .unwrap();
+        let fingerprint = String::from_utf8(fingerprint.stdout).unwrap();
+        let fingerprint = fingerprint.trim().rsplit('=').next().unwrap().to_owned();
+        let out = world.cmd().args(["show", name]).succeeds();
+        out.stdout_has(&format!("CN=cli.{name}"))
+            .stdout_has("CN=ca")
+            .stdout_has(key_type)
+            .stdout_has(&fingerprint);
+        let json: serde_json::Value =
+            serde_json::from_slice(&world.cmd().args(["show", name, "--json"]).succeeds().stdout)
+                .unwrap();
+        assert_eq!(json["client_certificate"]["sha256"], fingerprint.as_str());
+    }
+    let server = harness::Identity {
+        ca: pki().path("ca.pem"),
+        cert: pki().path("server.pem"),
+        key: pki().path("server-key.pem"),
+    };
+    add_with(&world, "srv", &server, &[]);
+    world
+        .cmd()
+        .args(["show", "srv"])
+        .succeeds()
+        .stdout_has("DNS:server.global.nomad, DNS:localhost, IP:127.0.0.1");
+}

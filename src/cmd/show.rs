@@ -7,6 +7,7 @@ use crate::cli::ShowArgs;
 use crate::cmd::list::View;
 use crate::cmd::{App, print};
 use crate::keychain::{Item, account};
+use crate::tls;
 
 #[derive(Debug, Serialize)]
 struct Details<'a> {
@@ -17,6 +18,7 @@ struct Details<'a> {
     keychain: &'static str,
     client_key_stored: Option<bool>,
     token_stored: Option<bool>,
+    client_certificate: Option<tls::CertDetails>,
 }
 
 pub fn run(app: &App, args: ShowArgs) -> Result<()> {
@@ -44,6 +46,7 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
         keychain: keychain.backend().describe(),
         client_key_stored: stored(Item::ClientKey, context.client_cert),
         token_stored: stored(Item::Token, context.token),
+        client_certificate: client_certificate(app, &name, context.client_cert)?,
     };
     if args.json {
         return print(&format!("{}\n", serde_json::to_string_pretty(&details)?));
@@ -89,5 +92,44 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
     ] {
         out.push_str(&format!("{label:<16} {value}\n"));
     }
+    if let Some(cert) = &details.client_certificate {
+        out.push_str("client certificate:\n");
+        for (label, value) in [
+            ("subject", cert.subject.clone()),
+            ("issuer", cert.issuer.clone()),
+            (
+                "names",
+                if cert.sans.is_empty() {
+                    "-".to_owned()
+                } else {
+                    cert.sans.join(", ")
+                },
+            ),
+            ("serial", cert.serial.clone()),
+            ("valid from", cert.not_before.clone()),
+            ("valid until", cert.not_after.clone()),
+            ("key type", cert.key_type.clone()),
+            ("sha-256", cert.sha256.clone()),
+        ] {
+            out.push_str(&format!("  {label:<14} {value}\n"));
+        }
+    }
     print(&out)
+}
+
+/// Details of the stored client certificate (the leaf, not its intermediates).
+fn client_certificate(app: &App, name: &str, held: bool) -> Result<Option<tls::CertDetails>> {
+    if !held {
+        return Ok(None);
+    }
+    let path = app.store.client_cert_path(name);
+    let bytes = tls::read_input(&path, "stored certificate")?;
+    let certs = tls::parse_certificates(&bytes, &path, "stored certificate")?;
+    let details = tls::certificate_details(&certs[0]).map_err(|e| {
+        anyhow::anyhow!(
+            "context {name:?}: stored certificate {}: {e:#}",
+            path.display()
+        )
+    })?;
+    Ok(Some(details))
 }
