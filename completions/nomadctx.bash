@@ -19,6 +19,9 @@ _nomadctx() {
             nomadctx,add)
                 cmd="nomadctx__subcmd__add"
                 ;;
+            nomadctx,check)
+                cmd="nomadctx__subcmd__check"
+                ;;
             nomadctx,completions)
                 cmd="nomadctx__subcmd__completions"
                 ;;
@@ -60,6 +63,9 @@ _nomadctx() {
                 ;;
             nomadctx__subcmd__help,add)
                 cmd="nomadctx__subcmd__help__subcmd__add"
+                ;;
+            nomadctx__subcmd__help,check)
+                cmd="nomadctx__subcmd__help__subcmd__check"
                 ;;
             nomadctx__subcmd__help,completions)
                 cmd="nomadctx__subcmd__help__subcmd__completions"
@@ -104,7 +110,7 @@ _nomadctx() {
 
     case "${cmd}" in
         nomadctx)
-            opts="-h -V --context --help --version add list show set remove rm rename default current use exec completions man help"
+            opts="-h -V --context --help --version add list show set remove rm rename default current use exec check completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -164,6 +170,24 @@ _nomadctx() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nomadctx__subcmd__check)
+            opts="-h -V --all --context --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -248,7 +272,7 @@ _nomadctx() {
             return 0
             ;;
         nomadctx__subcmd__help)
-            opts="add list show set remove rename default current use exec completions man help"
+            opts="add list show set remove rename default current use exec check completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -262,6 +286,20 @@ _nomadctx() {
             return 0
             ;;
         nomadctx__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nomadctx__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

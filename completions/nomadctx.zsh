@@ -168,6 +168,17 @@ _arguments "${_arguments_options[@]}" : \
 '*::command -- The command and its arguments, after `--`:_default' \
 && ret=0
 ;;
+(check)
+_arguments "${_arguments_options[@]}" : \
+'--context=[Context to use when a command takes no NAME (overrides NOMADCTX_CONTEXT and the default)]:NAME:_default' \
+'--all[Check every context and print a table]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'::name -- Context to check (default\: the current one):_default' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '--context=[Context to use when a command takes no NAME (overrides NOMADCTX_CONTEXT and the default)]:NAME:_default' \
@@ -240,6 +251,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(check)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -275,6 +290,7 @@ _nomadctx_commands() {
 'current:Print the context this shell uses (--context, NOMADCTX_CONTEXT, then the default)' \
 'use:Print shell statements that switch this shell to a context' \
 'exec:Run a command with a context'\''s NOMAD_* variables set' \
+'check:Check a context\: its certificates, then a live mutual-TLS request to the cluster' \
 'completions:Print a shell completion script' \
 'man:Write man pages for nomadctx and each subcommand into DIR' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -285,6 +301,11 @@ _nomadctx_commands() {
 _nomadctx__subcmd__add_commands() {
     local commands; commands=()
     _describe -t commands 'nomadctx add commands' commands "$@"
+}
+(( $+functions[_nomadctx__subcmd__check_commands] )) ||
+_nomadctx__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'nomadctx check commands' commands "$@"
 }
 (( $+functions[_nomadctx__subcmd__completions_commands] )) ||
 _nomadctx__subcmd__completions_commands() {
@@ -319,6 +340,7 @@ _nomadctx__subcmd__help_commands() {
 'current:Print the context this shell uses (--context, NOMADCTX_CONTEXT, then the default)' \
 'use:Print shell statements that switch this shell to a context' \
 'exec:Run a command with a context'\''s NOMAD_* variables set' \
+'check:Check a context\: its certificates, then a live mutual-TLS request to the cluster' \
 'completions:Print a shell completion script' \
 'man:Write man pages for nomadctx and each subcommand into DIR' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -329,6 +351,11 @@ _nomadctx__subcmd__help_commands() {
 _nomadctx__subcmd__help__subcmd__add_commands() {
     local commands; commands=()
     _describe -t commands 'nomadctx help add commands' commands "$@"
+}
+(( $+functions[_nomadctx__subcmd__help__subcmd__check_commands] )) ||
+_nomadctx__subcmd__help__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'nomadctx help check commands' commands "$@"
 }
 (( $+functions[_nomadctx__subcmd__help__subcmd__completions_commands] )) ||
 _nomadctx__subcmd__help__subcmd__completions_commands() {

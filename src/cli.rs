@@ -97,6 +97,16 @@ pub enum Command {
     /// Example: nomadctx exec staging -- nomad node status
     Exec(ExecArgs),
 
+    /// Check a context: its certificates, then a live mutual-TLS request to the cluster.
+    ///
+    /// Asks GET /v1/agent/self and /v1/status/leader with the context's CA, client
+    /// certificate, key and token, and prints the Nomad version, region and leader. Each
+    /// failure (refused connection, plain HTTP, wrong CA, wrong server name, client
+    /// certificate rejected, ACL 403) is explained with what to do. Exits 0 only on success.
+    ///
+    /// Example: nomadctx check prod
+    Check(CheckArgs),
+
     /// Print a shell completion script.
     ///
     /// Example: nomadctx completions bash > ~/.local/share/bash-completion/completions/nomadctx
@@ -259,6 +269,17 @@ pub struct ExecArgs {
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Context to check (default: the current one).
+    #[arg(conflicts_with = "all")]
+    pub name: Option<String>,
+
+    /// Check every context and print a table.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,12 +3,11 @@
 
 mod harness;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
-use harness::{OutputExt, World, add_with, pki, require_tool};
+use harness::{OutputExt, Server, World, add_with, pki, require_tool};
 
 /// The Go stand-in for the Nomad CLI, built once per test run.
 fn nomadapi() -> &'static Path {
@@ -36,41 +35,6 @@ fn nomadapi() -> &'static Path {
     })
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Self {
-        let pki = pki();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mtls_server.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(pki.path("ca.pem"))
-            .arg(pki.path("server.pem"))
-            .arg(pki.path("server-key.pem"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        Self {
-            child,
-            port: line.trim().parse().expect("server port"),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn assert_answer(stdout: &str, how: &str) {
     let (status, body) = stdout
         .trim()
@@ -91,7 +55,7 @@ fn assert_answer(stdout: &str, how: &str) {
 
 #[test]
 fn nomad_client_authenticates_through_exec_and_use() {
-    let server = Server::start();
+    let server = Server::start("ca.pem", "server", false);
     let world = World::new();
     let tool = nomadapi();
     add_with(
@@ -156,7 +120,7 @@ fn nomad_client_authenticates_through_exec_and_use() {
 
 #[test]
 fn a_context_without_the_client_key_is_refused_by_the_server() {
-    let server = Server::start();
+    let server = Server::start("ca.pem", "server", false);
     let world = World::new();
     let ca = pki().path("ca.pem");
     world

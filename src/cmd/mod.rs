@@ -2,6 +2,7 @@
 //! command means, the keychain, and writing to stdout.
 
 mod add;
+mod check;
 mod completions;
 mod current;
 mod default;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Current => current::run(&app),
         Command::Use(args) => use_::run(&app, args),
         Command::Exec(args) => return exec::run(&app, args),
+        Command::Check(args) => check::run(&app, args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }

@@ -386,6 +386,7 @@ pub fn pki() -> &'static Pki {
         pki.make_client("ec2", "ca", "ec");
         pki.make_client("rsa", "ca", "rsa:4096");
         pki.make_server("server", "ca");
+        pki.make_server("other-server", "other-ca");
         pki.make_leaf("soon", "ca", "ec", "/CN=cli.soon", CLIENT_EXT, 10);
         pki.make_leaf("foreign", "other-ca", "ec", "/CN=cli.foreign", CLIENT_EXT, 365);
         let server_only = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n";
@@ -607,4 +608,48 @@ pub fn squash(pem: &[u8]) -> Vec<u8> {
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect()
+}
+
+/// tests/support/mtls_server.py: a Nomad-shaped HTTPS server on 127.0.0.1 that requires a
+/// client certificate from `client_ca` (a pki file), presenting `cert` (a pki identity);
+/// `plain` makes it speak plain HTTP instead.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start(client_ca: &str, cert: &str, plain: bool) -> Self {
+        require_tool("python3", "python3");
+        let pki = pki();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mtls_server.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
+            .arg(pki.path(client_ca))
+            .arg(pki.path(&format!("{cert}.pem")))
+            .arg(pki.path(&format!("{cert}-key.pem")));
+        if plain {
+            cmd.arg("plain");
+        }
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Self {
+            child,
+            port: line.trim().parse().expect("server port"),
+        }
+    }
+
+    pub fn url(&self, host: &str) -> String {
+        format!("https://{host}:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,138 @@
+//! `nomadctx check` against real TLS peers on 127.0.0.1: success, and each failure mapped
+//! to its cause and remedy.
+
+mod harness;
+
+use harness::{OutputExt, Server, World, add_with, pki};
+
+fn context_for(world: &World, name: &str, address: &str, extra: &[&str]) {
+    add_with(world, name, &pki().identity("ec"), extra);
+    world
+        .cmd()
+        .args(["set", name, "--address", address])
+        .succeeds();
+}
+
+#[test]
+fn a_correct_context_passes_against_a_real_mtls_server() {
+    let server = Server::start("ca.pem", "server", false);
+    let world = World::new();
+    context_for(&world, "prod", &server.url("127.0.0.1"), &[]);
+    let out = world.cmd().args(["check", "prod"]).succeeds();
+    out.stdout_has("OK")
+        .stdout_has("mutual TLS")
+        .stdout_has("1.9.3")
+        .stdout_has("global")
+        .stdout_has("127.0.0.1:4647");
+}
+
+#[test]
+fn each_failure_is_explained() {
+    let world = World::new();
+    let good = Server::start("ca.pem", "server", false);
+    let foreign_server = Server::start("ca.pem", "other-server", false);
+    let rejecting = Server::start("other-ca.pem", "server", false);
+    let plain = Server::start("ca.pem", "server", true);
+    let unused_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    let cases: Vec<(&str, String, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "refused",
+            format!("https://127.0.0.1:{unused_port}"),
+            vec![],
+            vec!["refused", &"127.0.0.1"],
+        ),
+        (
+            "plain",
+            plain.url("127.0.0.1"),
+            vec![],
+            vec!["does not speak TLS", "http://"],
+        ),
+        (
+            "wrongca",
+            foreign_server.url("127.0.0.1"),
+            vec![],
+            vec!["CA did not sign", "--ca"],
+        ),
+        (
+            "wrongname",
+            good.url("127.0.0.1"),
+            vec!["--tls-server-name", "server.eu.nomad"],
+            vec![
+                "server.global.nomad",
+                "server.global.nomad, localhost, 127.0.0.1",
+                "nomadctx set wrongname --tls-server-name server.",
+            ],
+        ),
+        (
+            "rejected",
+            rejecting.url("127.0.0.1"),
+            vec![],
+            vec!["rejected our client certificate"],
+        ),
+    ];
+    for (name, address, extra, needles) in &cases {
+        context_for(&world, name, address, extra);
+        let out = world.cmd().args(["check", name]).fails();
+        assert_eq!(out.code(), 1);
+        out.stderr_has(&format!("context \"{name}\""));
+        for needle in needles {
+            out.stderr_has(needle);
+        }
+    }
+
+    context_for(&world, "acl", &good.url("127.0.0.1"), &[]);
+    world
+        .cmd()
+        .args(["set", "acl", "--token-stdin"])
+        .stdin("bad")
+        .succeeds();
+    world
+        .cmd()
+        .args(["check", "acl"])
+        .fails()
+        .stderr_has("HTTP 403")
+        .stderr_has("--token-stdin");
+
+    let all = world.cmd().args(["check", "--all"]).fails();
+    all.stdout_has("acl\tFAILED").stdout_has("refused\tFAILED");
+    all.stderr_has("6 of 6 contexts failed");
+}
+
+#[test]
+fn plain_http_contexts_and_skip_verify_are_checked_too() {
+    let world = World::new();
+    let plain = Server::start("ca.pem", "server", true);
+    world
+        .cmd()
+        .args([
+            "add",
+            "dev",
+            "--address",
+            &format!("http://127.0.0.1:{}", plain.port),
+        ])
+        .succeeds();
+    world
+        .cmd()
+        .args(["check", "dev"])
+        .succeeds()
+        .stdout_has("plain HTTP")
+        .stdout_has("1.9.3");
+
+    let foreign_server = Server::start("ca.pem", "other-server", false);
+    context_for(
+        &world,
+        "skip",
+        &foreign_server.url("127.0.0.1"),
+        &["--skip-verify"],
+    );
+    world
+        .cmd()
+        .args(["check", "skip"])
+        .succeeds()
+        .stdout_has("OK");
+}
