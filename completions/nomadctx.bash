@@ -34,6 +34,9 @@ _nomadctx() {
             nomadctx,exec)
                 cmd="nomadctx__subcmd__exec"
                 ;;
+            nomadctx,export-p12)
+                cmd="nomadctx__subcmd__export__subcmd__p12"
+                ;;
             nomadctx,help)
                 cmd="nomadctx__subcmd__help"
                 ;;
@@ -79,6 +82,9 @@ _nomadctx() {
             nomadctx__subcmd__help,exec)
                 cmd="nomadctx__subcmd__help__subcmd__exec"
                 ;;
+            nomadctx__subcmd__help,export-p12)
+                cmd="nomadctx__subcmd__help__subcmd__export__subcmd__p12"
+                ;;
             nomadctx__subcmd__help,help)
                 cmd="nomadctx__subcmd__help__subcmd__help"
                 ;;
@@ -110,7 +116,7 @@ _nomadctx() {
 
     case "${cmd}" in
         nomadctx)
-            opts="-h -V --context --help --version add list show set remove rm rename default current use exec check completions man help"
+            opts="-h -V --context --help --version add list show set remove rm rename default current use exec check export-p12 completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -271,8 +277,34 @@ _nomadctx() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nomadctx__subcmd__export__subcmd__p12)
+            opts="-o -h -V --output --password-stdin --context --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nomadctx__subcmd__help)
-            opts="add list show set remove rename default current use exec check completions man help"
+            opts="add list show set remove rename default current use exec check export-p12 completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -356,6 +388,20 @@ _nomadctx() {
             return 0
             ;;
         nomadctx__subcmd__help__subcmd__exec)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nomadctx__subcmd__help__subcmd__export__subcmd__p12)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

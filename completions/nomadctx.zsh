@@ -179,6 +179,19 @@ _arguments "${_arguments_options[@]}" : \
 '::name -- Context to check (default\: the current one):_default' \
 && ret=0
 ;;
+(export-p12)
+_arguments "${_arguments_options[@]}" : \
+'-o+[File to write (mode 0600); without it the bundle goes to stdout, never to a terminal]:FILE:_files' \
+'--output=[File to write (mode 0600); without it the bundle goes to stdout, never to a terminal]:FILE:_files' \
+'--context=[Context to use when a command takes no NAME (overrides NOMADCTX_CONTEXT and the default)]:NAME:_default' \
+'--password-stdin[Read the bundle'\''s password from the first line of standard input]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'::name -- Context to export (default\: the current one):_default' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '--context=[Context to use when a command takes no NAME (overrides NOMADCTX_CONTEXT and the default)]:NAME:_default' \
@@ -255,6 +268,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(export-p12)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -291,6 +308,7 @@ _nomadctx_commands() {
 'use:Print shell statements that switch this shell to a context' \
 'exec:Run a command with a context'\''s NOMAD_* variables set' \
 'check:Check a context\: its certificates, then a live mutual-TLS request to the cluster' \
+'export-p12:Write the client certificate, its chain and key as a PKCS#12 bundle for a browser' \
 'completions:Print a shell completion script' \
 'man:Write man pages for nomadctx and each subcommand into DIR' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -327,6 +345,11 @@ _nomadctx__subcmd__exec_commands() {
     local commands; commands=()
     _describe -t commands 'nomadctx exec commands' commands "$@"
 }
+(( $+functions[_nomadctx__subcmd__export-p12_commands] )) ||
+_nomadctx__subcmd__export-p12_commands() {
+    local commands; commands=()
+    _describe -t commands 'nomadctx export-p12 commands' commands "$@"
+}
 (( $+functions[_nomadctx__subcmd__help_commands] )) ||
 _nomadctx__subcmd__help_commands() {
     local commands; commands=(
@@ -341,6 +364,7 @@ _nomadctx__subcmd__help_commands() {
 'use:Print shell statements that switch this shell to a context' \
 'exec:Run a command with a context'\''s NOMAD_* variables set' \
 'check:Check a context\: its certificates, then a live mutual-TLS request to the cluster' \
+'export-p12:Write the client certificate, its chain and key as a PKCS#12 bundle for a browser' \
 'completions:Print a shell completion script' \
 'man:Write man pages for nomadctx and each subcommand into DIR' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -376,6 +400,11 @@ _nomadctx__subcmd__help__subcmd__default_commands() {
 _nomadctx__subcmd__help__subcmd__exec_commands() {
     local commands; commands=()
     _describe -t commands 'nomadctx help exec commands' commands "$@"
+}
+(( $+functions[_nomadctx__subcmd__help__subcmd__export-p12_commands] )) ||
+_nomadctx__subcmd__help__subcmd__export-p12_commands() {
+    local commands; commands=()
+    _describe -t commands 'nomadctx help export-p12 commands' commands "$@"
 }
 (( $+functions[_nomadctx__subcmd__help__subcmd__help_commands] )) ||
 _nomadctx__subcmd__help__subcmd__help_commands() {

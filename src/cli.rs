@@ -107,6 +107,16 @@ pub enum Command {
     /// Example: nomadctx check prod
     Check(CheckArgs),
 
+    /// Write the client certificate, its chain and key as a PKCS#12 bundle for a browser.
+    ///
+    /// The Nomad web UI over mTLS needs the client certificate in the browser; this makes
+    /// the bundle `openssl pkcs12 -export` would, straight from the keychain, protected by a
+    /// password asked on the terminal (or read with --password-stdin), written with mode 0600.
+    ///
+    /// Example: nomadctx export-p12 prod -o prod.p12
+    #[command(name = "export-p12")]
+    ExportP12(ExportP12Args),
+
     /// Print a shell completion script.
     ///
     /// Example: nomadctx completions bash > ~/.local/share/bash-completion/completions/nomadctx
@@ -280,6 +290,20 @@ pub struct CheckArgs {
     /// Check every context and print a table.
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportP12Args {
+    /// Context to export (default: the current one).
+    pub name: Option<String>,
+
+    /// File to write (mode 0600); without it the bundle goes to stdout, never to a terminal.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Read the bundle's password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 #[derive(Debug, Args)]

@@ -232,6 +232,70 @@ pub fn key_to_pem(key: &Secret) -> Result<Secret> {
     Ok(Secret::new(pem_encode(label, key.expose()).into_bytes()))
 }
 
+/// The key as PKCS#8 DER, which PKCS#12 bundles carry: PKCS#1 and SEC1 keys are wrapped with
+/// their algorithm (and, for EC, the curve their SEC1 encoding names).
+pub fn key_to_pkcs8(key: &Secret) -> Result<Secret> {
+    const RSA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    const EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    let algorithm = match private_key_der(key) {
+        Some(PrivateKeyDer::Pkcs8(_)) => return Ok(key.clone()),
+        Some(PrivateKeyDer::Pkcs1(_)) => RSA.to_vec(),
+        Some(PrivateKeyDer::Sec1(_)) => {
+            let curve = sec1_curve(key.expose())
+                .ok_or_else(|| anyhow!("the stored EC key does not name its curve"))?;
+            [EC, &curve].concat()
+        }
+        _ => bail!("the stored client key is not a private key nomadctx recognises"),
+    };
+    let body = Zeroizing::new(
+        [
+            &[0x02, 0x01, 0x00][..],
+            &der_tlv(0x30, &algorithm),
+            &der_tlv(0x04, key.expose()),
+        ]
+        .concat(),
+    );
+    Ok(Secret::new(der_tlv(0x30, &body)))
+}
+
+/// The curve OID (as a whole DER element) in a SEC1 key's `[0]` parameters.
+fn sec1_curve(der: &[u8]) -> Option<Vec<u8>> {
+    use x509_cert::der::asn1::{BitStringRef, ContextSpecific, OctetStringRef};
+    use x509_cert::der::oid::ObjectIdentifier;
+    use x509_cert::der::{Encode, Reader, SliceReader, TagNumber};
+    let mut reader = SliceReader::new(der).ok()?;
+    let oid = reader
+        .sequence(|r| {
+            let _version: u8 = r.decode()?;
+            let _private: OctetStringRef<'_> = r.decode()?;
+            let curve = ContextSpecific::<ObjectIdentifier>::decode_explicit(r, TagNumber::N0)?;
+            let _public = ContextSpecific::<BitStringRef<'_>>::decode_explicit(r, TagNumber::N1)?;
+            Ok(curve)
+        })
+        .ok()??;
+    oid.value.to_der().ok()
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = content.len();
+    let mut out = vec![tag];
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 /// Certificates re-encoded as PEM, so that only certificates are ever copied.
 pub fn certificates_to_pem(certs: &[CertificateDer<'_>]) -> Vec<u8> {
     certs

@@ -7,6 +7,7 @@ mod completions;
 mod current;
 mod default;
 mod exec;
+mod export_p12;
 mod list;
 mod man;
 mod remove;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Use(args) => use_::run(&app, args),
         Command::Exec(args) => return exec::run(&app, args),
         Command::Check(args) => check::run(&app, args),
+        Command::ExportP12(args) => export_p12::run(&app, args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }
@@ -184,6 +186,14 @@ impl Secrets {
 pub fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("could not write to standard output")
+}
+
+/// Writes binary output to stdout, as `print` does text.
+pub fn print_bytes(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
         .and_then(|()| out.flush())
         .context("could not write to standard output")
 }

@@ -1,0 +1,143 @@
+//! `nomadctx export-p12`: the client certificate, its chain and key as a password-protected
+//! PKCS#12 bundle for a browser, straight from the keychain.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use zeroize::Zeroizing;
+
+use crate::cli::ExportP12Args;
+use crate::cmd::{App, Secrets};
+use crate::store::write_atomic;
+use crate::tls;
+
+pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
+    let config = app.store.load()?;
+    let (name, _) = app.resolve(&config, args.name.as_deref())?;
+    let context = config.get(&name)?;
+    if !context.client_cert {
+        bail!(
+            "context {name:?} has no client certificate to export; add one with `nomadctx set {name} --cert FILE --key FILE`"
+        );
+    }
+    if args.output.is_none() && std::io::stdout().is_terminal() {
+        bail!(
+            "a PKCS#12 bundle is binary and holds the key: write it to a file with -o {name}.p12"
+        );
+    }
+    let password = if args.password_stdin {
+        password_from_stdin()?
+    } else {
+        password_from_terminal(&name)?
+    };
+
+    let mut chain = Vec::new();
+    for path in [app.store.client_cert_path(&name)]
+        .into_iter()
+        .chain(context.ca_cert.then(|| app.store.ca_path(&name)))
+    {
+        let bytes = tls::read_input(&path, "stored certificate")?;
+        chain.extend(tls::parse_certificates(
+            &bytes,
+            &path,
+            "stored certificate",
+        )?);
+    }
+    let keychain = app.keychain(&config)?;
+    let secrets = Secrets::fetch(&keychain, &name, context)?;
+    let key_pem = secrets
+        .key_pem
+        .as_ref()
+        .context("the client key is missing")?;
+    let key_der = {
+        use rustls_pki_types::pem::PemObject;
+        let der = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem.expose())
+            .map_err(|_| anyhow!("the client key of context {name:?} cannot be read"))?;
+        tls::key_to_pkcs8(&crate::secret::Secret::new(der.secret_der().to_vec()))?
+    };
+    let bundle = bundle(&name, &chain, &key_der, &password)?;
+    match &args.output {
+        Some(path) => {
+            write_atomic(path, &bundle)?;
+            eprintln!(
+                "nomadctx: wrote {} (mode 0600); import it into your browser with its password",
+                path.display()
+            );
+            Ok(())
+        }
+        None => crate::cmd::print_bytes(&bundle),
+    }
+}
+
+fn bundle(
+    name: &str,
+    chain: &[rustls_pki_types::CertificateDer<'_>],
+    key: &crate::secret::Secret,
+    password: &str,
+) -> Result<Zeroizing<Vec<u8>>> {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    let fail = |e: p12_keystore::error::Error| {
+        anyhow!("could not build the PKCS#12 bundle for context {name:?}: {e}")
+    };
+    let certs = chain
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(fail)?;
+    let key = PrivateKey::from_der(key.expose()).map_err(fail)?;
+    let local_key_id =
+        ring::digest::digest(&ring::digest::SHA256, chain[0].as_ref()).as_ref()[..20].to_vec();
+    let mut store = KeyStore::new();
+    store.add_entry(
+        name,
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, certs)),
+    );
+    Ok(Zeroizing::new(
+        store.writer(password).write().map_err(fail)?,
+    ))
+}
+
+fn password_from_stdin() -> Result<Zeroizing<String>> {
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .take(4096)
+        .read_line(&mut line)
+        .context("could not read the password from standard input")?;
+    let password = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    if password.is_empty() {
+        bail!("--password-stdin read an empty password; a bundle holding the key needs one");
+    }
+    Ok(password)
+}
+
+/// Asks twice on the terminal with echo off.
+fn password_from_terminal(name: &str) -> Result<Zeroizing<String>> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .context("there is no terminal to ask for the bundle's password; pipe it in with --password-stdin")?;
+    let original = tcgetattr(&tty).context("could not configure the terminal")?;
+    let mut silent = original.clone();
+    silent.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(&tty, SetArg::TCSANOW, &silent).context("could not turn off echo")?;
+    let mut ask = |prompt: &str| -> Result<Zeroizing<String>> {
+        write!(tty, "{prompt}")?;
+        let mut line = Zeroizing::new(String::new());
+        std::io::BufReader::new(&tty).read_line(&mut line)?;
+        writeln!(tty)?;
+        Ok(Zeroizing::new(
+            line.trim_end_matches(['\r', '\n']).to_owned(),
+        ))
+    };
+    let first = ask(&format!("Password for the {name} bundle: "));
+    let second = ask("Repeat it: ");
+    let _ = tcsetattr(&tty, SetArg::TCSANOW, &original);
+    let (first, second) = (first?, second?);
+    if first.is_empty() || *first != *second {
+        bail!("the passwords were empty or did not match; nothing was written");
+    }
+    Ok(first)
+}
