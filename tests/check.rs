@@ -136,3 +136,105 @@ fn plain_http_contexts_and_skip_verify_are_checked_too() {
         .succeeds()
         .stdout_has("OK");
 }
+
+/// `openssl s_server -Verify` as a second, independent TLS peer that demands a client
+/// certificate; `-WWW` serves Nomad-shaped answers from files.
+struct OpensslServer {
+    child: std::process::Child,
+    port: u16,
+    _root: tempfile::TempDir,
+}
+
+impl OpensslServer {
+    fn start(client_ca: &str) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("v1/agent")).unwrap();
+        std::fs::create_dir_all(root.path().join("v1/status")).unwrap();
+        std::fs::write(
+            root.path().join("v1/agent/self"),
+            r#"{"config":{"Version":{"Version":"1.8.4"},"Region":"eu"}}"#,
+        )
+        .unwrap();
+        std::fs::write(root.path().join("v1/status/leader"), "\"10.0.0.1:4647\"").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pki = pki();
+        let child = std::process::Command::new("openssl")
+            .args([
+                "s_server",
+                "-quiet",
+                "-WWW",
+                "-Verify",
+                "1",
+                "-verify_return_error",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("-CAfile")
+            .arg(pki.path(client_ca))
+            .arg("-cert")
+            .arg(pki.path("server.pem"))
+            .arg("-key")
+            .arg(pki.path("server-key.pem"))
+            .current_dir(root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "openssl s_server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self {
+            child,
+            port,
+            _root: root,
+        }
+    }
+}
+
+impl Drop for OpensslServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn openssl_s_server_as_an_independent_peer() {
+    let world = World::new();
+    let accepting = OpensslServer::start("ca.pem");
+    context_for(
+        &world,
+        "prod",
+        &format!("https://127.0.0.1:{}", accepting.port),
+        &[],
+    );
+    world
+        .cmd()
+        .args(["check", "prod"])
+        .succeeds()
+        .stdout_has("1.8.4")
+        .stdout_has("eu")
+        .stdout_has("10.0.0.1:4647");
+
+    let rejecting = OpensslServer::start("other-ca.pem");
+    context_for(
+        &world,
+        "other",
+        &format!("https://127.0.0.1:{}", rejecting.port),
+        &[],
+    );
+    world
+        .cmd()
+        .args(["check", "other"])
+        .fails()
+        .stderr_has("rejected our client certificate");
+}
