@@ -238,3 +238,37 @@ fn openssl_s_server_as_an_independent_peer() {
         .fails()
         .stderr_has("rejected our client certificate");
 }
+
+/// A client certificate file that carries its intermediate after the leaf, as Go's
+/// LoadX509KeyPair accepts: validated at `add`, stored whole, and presented whole.
+#[test]
+fn client_certificates_with_intermediates_after_the_leaf() {
+    let world = World::new();
+    let server = Server::start("ca.pem", "server", false);
+    let leaf_only = harness::Identity {
+        ca: pki().path("ca.pem"),
+        cert: pki().path("chained.pem"),
+        key: pki().path("chained-key.pem"),
+    };
+    harness::add_cmd(&world, "leafonly", &leaf_only)
+        .fails()
+        .stderr_has("was not issued by the CA");
+
+    let with_chain = harness::Identity {
+        cert: pki().path("chained-bundle.pem"),
+        ..leaf_only
+    };
+    add_with(&world, "chained", &with_chain, &[]);
+    let stored =
+        std::fs::read_to_string(world.config_dir.join("certs/chained/client.pem")).unwrap();
+    assert_eq!(stored.matches("BEGIN CERTIFICATE").count(), 2);
+    world
+        .cmd()
+        .args(["set", "chained", "--address", &server.url("127.0.0.1")])
+        .succeeds();
+    world
+        .cmd()
+        .args(["check", "chained"])
+        .succeeds()
+        .stdout_has("OK");
+}

@@ -392,6 +392,11 @@ pub fn pki() -> &'static Pki {
         let server_only = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n";
         pki.make_leaf("server-only", "ca", "ec", "/CN=cli.server-only", server_only, 365);
         pki.make_expired("expired", "ca");
+        let intermediate = "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n";
+        pki.make_leaf("intermediate", "ca", "ec", "/CN=intermediate", intermediate, 365);
+        pki.make_leaf("chained", "intermediate", "ec", "/CN=cli.chained", CLIENT_EXT, 365);
+        let bundle = [std::fs::read(pki.path("chained.pem")).unwrap(), std::fs::read(pki.path("intermediate.pem")).unwrap()].concat();
+        std::fs::write(pki.path("chained-bundle.pem"), bundle).unwrap();
         pki
     })
 }
