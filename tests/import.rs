@@ -239,3 +239,92 @@ fn ca_directories_and_bundles_with_several_cas() {
         .arg(&id.key)
         .succeeds();
 }
+
+/// The Nomad mTLS guide's cfssl commands, run verbatim, then `add --from-dir` and `check`
+/// against a server using the guide's own server certificate.
+#[test]
+fn the_guides_cfssl_commands_verbatim() {
+    harness::require_tool("cfssl", "golang-cfssl");
+    let world = World::new();
+    let dir = world.tmp.path().join("nomad_certs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let guide = r#"set -e
+cat > cfssl.json <<'JSON'
+{
+  "signing": {
+    "default": {
+      "expiry": "87600h",
+      "usages": ["signing", "key encipherment", "server auth", "client auth"]
+    }
+  }
+}
+JSON
+cfssl print-defaults csr | cfssl gencert -initca - | cfssljson -bare nomad-ca
+echo '{}' | cfssl gencert -ca=nomad-ca.pem -ca-key=nomad-ca-key.pem -config=cfssl.json \
+    -hostname="server.global.nomad,localhost,127.0.0.1" - | cfssljson -bare server
+echo '{}' | cfssl gencert -ca=nomad-ca.pem -ca-key=nomad-ca-key.pem -config=cfssl.json \
+    -hostname="client.global.nomad,localhost,127.0.0.1" - | cfssljson -bare client
+echo '{}' | cfssl gencert -ca=nomad-ca.pem -ca-key=nomad-ca-key.pem -profile=client \
+    - | cfssljson -bare cli
+"#;
+    let made = std::process::Command::new("bash")
+        .args(["-c", guide])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let server = harness::Server::start_with(
+        &dir.join("nomad-ca.pem"),
+        &dir.join("server.pem"),
+        &dir.join("server-key.pem"),
+        false,
+    );
+    world
+        .cmd()
+        .args([
+            "add",
+            "prod",
+            "--address",
+            &server.url("127.0.0.1"),
+            "--from-dir",
+        ])
+        .arg(&dir)
+        .succeeds();
+    assert_eq!(
+        world.secret("prod/client-key").unwrap(),
+        key_der(&dir.join("cli-key.pem"))
+    );
+    world
+        .cmd()
+        .args(["check", "prod"])
+        .succeeds()
+        .stdout_has("OK");
+    // Without -config the CLI certificate lasts one year, not ten: `show` says so.
+    let json: serde_json::Value = serde_json::from_slice(
+        &world
+            .cmd()
+            .args(["show", "prod", "--json"])
+            .succeeds()
+            .stdout,
+    )
+    .unwrap();
+    let until = json["client_certificate"]["not_after"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let from = json["client_certificate"]["not_before"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let year = |t: &str| t[..4].parse::<i32>().unwrap();
+    assert_eq!(
+        year(&until) - year(&from),
+        1,
+        "cfssl -profile=client without -config: {from} .. {until}"
+    );
+}

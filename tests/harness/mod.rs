@@ -625,14 +625,21 @@ pub struct Server {
 
 impl Server {
     pub fn start(client_ca: &str, cert: &str, plain: bool) -> Self {
-        require_tool("python3", "python3");
         let pki = pki();
+        Self::start_with(
+            &pki.path(client_ca),
+            &pki.path(&format!("{cert}.pem")),
+            &pki.path(&format!("{cert}-key.pem")),
+            plain,
+        )
+    }
+
+    /// The same server with certificate files from anywhere.
+    pub fn start_with(client_ca: &Path, cert: &Path, key: &Path, plain: bool) -> Self {
+        require_tool("python3", "python3");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mtls_server.py");
         let mut cmd = Command::new("python3");
-        cmd.arg(script)
-            .arg(pki.path(client_ca))
-            .arg(pki.path(&format!("{cert}.pem")))
-            .arg(pki.path(&format!("{cert}-key.pem")));
+        cmd.arg(script).arg(client_ca).arg(cert).arg(key);
         if plain {
             cmd.arg("plain");
         }
