@@ -272,3 +272,62 @@ fn client_certificates_with_intermediates_after_the_leaf() {
         .succeeds()
         .stdout_has("OK");
 }
+
+#[test]
+fn a_rustls_server_that_demands_client_certificates() {
+    let world = World::new();
+    let pki = pki();
+    let accepting = harness::rustls_server(
+        &pki.path("ca.pem"),
+        &pki.path("server.pem"),
+        &pki.path("server-key.pem"),
+    );
+    context_for(
+        &world,
+        "prod",
+        &format!("https://127.0.0.1:{accepting}"),
+        &[],
+    );
+    world
+        .cmd()
+        .args(["check", "prod"])
+        .succeeds()
+        .stdout_has("1.10.0")
+        .stdout_has("rustls")
+        .stdout_has("10.1.1.1:4647");
+
+    let rejecting = harness::rustls_server(
+        &pki.path("other-ca.pem"),
+        &pki.path("server.pem"),
+        &pki.path("server-key.pem"),
+    );
+    context_for(
+        &world,
+        "other",
+        &format!("https://127.0.0.1:{rejecting}"),
+        &[],
+    );
+    world
+        .cmd()
+        .args(["check", "other"])
+        .fails()
+        .stderr_has("rejected our client certificate");
+
+    // A context without a client certificate meets `certificate_required`.
+    world
+        .cmd()
+        .args([
+            "add",
+            "nocert",
+            "--address",
+            &format!("https://127.0.0.1:{accepting}"),
+            "--ca",
+        ])
+        .arg(pki.path("ca.pem"))
+        .succeeds();
+    world
+        .cmd()
+        .args(["check", "nocert"])
+        .fails()
+        .stderr_has("rejected our client certificate");
+}
