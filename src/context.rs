@@ -110,7 +110,7 @@ pub fn validate_address(address: &str) -> Result<()> {
     Ok(())
 }
 
-fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+pub fn split_host_port(authority: &str) -> (&str, Option<&str>) {
     let port_sep = if authority.starts_with('[') {
         authority.rfind("]:").map(|i| i + 1)
     } else {

@@ -46,12 +46,16 @@ pub fn read_input(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
     Ok(bytes)
 }
 
+/// All certificates in a PEM file, read with the same limits as any input.
+pub fn read_certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    parse_certificates(&read_input(path, what)?, path, what)
+}
+
 /// The CA certificates in a PEM file, or in every `.pem`/`.crt` file of a directory (as
 /// NOMAD_CAPATH names one).
 pub fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     if !path.is_dir() {
-        let bytes = read_input(path, "CA file")?;
-        return parse_certificates(&bytes, path, "CA file");
+        return read_certificates(path, "CA file");
     }
     let mut files: Vec<_> = std::fs::read_dir(path)
         .with_context(|| format!("could not read CA directory {}", path.display()))?
@@ -65,8 +69,7 @@ pub fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     }
     let mut certs = Vec::new();
     for file in files {
-        let bytes = read_input(&file, "CA file")?;
-        certs.extend(parse_certificates(&bytes, &file, "CA file")?);
+        certs.extend(read_certificates(&file, "CA file")?);
     }
     Ok(certs)
 }
@@ -216,7 +219,7 @@ pub fn check_key_matches(
     })
 }
 
-fn private_key_der(key: &Secret) -> Option<PrivateKeyDer<'static>> {
+pub fn private_key_der(key: &Secret) -> Option<PrivateKeyDer<'static>> {
     PrivateKeyDer::try_from(key.expose().to_vec()).ok()
 }
 

@@ -123,9 +123,8 @@ impl Inputs {
             if !held {
                 return Ok(None);
             }
-            let bytes = tls::read_input(&path, "stored certificate")?;
             Ok(Some((
-                tls::parse_certificates(&bytes, &path, "stored certificate")?,
+                tls::read_certificates(&path, "stored certificate")?,
                 path,
             )))
         };

@@ -12,10 +12,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore,
 };
+use zeroize::Zeroizing;
 
 use crate::cli::CheckArgs;
 use crate::cmd::{App, Secrets, print};
-use crate::context::Context;
+use crate::context::{Context, split_host_port};
 use crate::keychain::Keychain;
 use crate::tls;
 
@@ -83,12 +84,7 @@ fn check(app: &App, keychain: &Keychain, name: &str, context: &Context) -> Resul
         .map_err(in_context)?;
     let client = if context.client_cert {
         let path = app.store.client_cert_path(name);
-        let certs = tls::parse_certificates(
-            &tls::read_input(&path, "stored certificate")?,
-            &path,
-            "stored certificate",
-        )
-        .map_err(in_context)?;
+        let certs = tls::read_certificates(&path, "stored certificate").map_err(in_context)?;
         let ca_path = app.store.ca_path(name);
         let ca_ref = ca.as_deref().map(|c| (c, ca_path.as_path()));
         let not_after = tls::check_client_certificate(&certs, &path, ca_ref).map_err(in_context)?;
@@ -102,37 +98,32 @@ fn check(app: &App, keychain: &Keychain, name: &str, context: &Context) -> Resul
     let secrets = Secrets::fetch(keychain, name, context)?;
     let token = secrets.token_str(name)?;
     let key = secrets
-        .key_pem
+        .key
         .as_ref()
-        .map(|pem| {
-            use rustls::pki_types::pem::PemObject;
-            PrivateKeyDer::from_pem_slice(pem.expose())
-                .map_err(|_| anyhow!("the stored client key cannot be read"))
+        .map(|key| {
+            tls::private_key_der(key).ok_or_else(|| {
+                anyhow!("the client key in the keychain is damaged; store it again with `nomadctx set {name} --cert FILE --key FILE`")
+            })
         })
         .transpose()
         .map_err(in_context)?;
-
-    let get = |path: &str| -> Result<(u16, Vec<u8>)> {
-        let tls_config = if target.tls {
-            Some(client_config(
-                context,
-                ca.as_deref(),
-                client.clone(),
-                key.as_ref().map(PrivateKeyDer::clone_key),
-            )?)
-        } else {
-            None
-        };
+    let explain =
+        |e: anyhow::Error| anyhow!("context {name:?}: {}", explain(&e, name, &target, context));
+    let tls_config = target
+        .tls
+        .then(|| client_config(context, ca.as_deref(), client, key))
+        .transpose()
+        .map_err(explain)?
+        .map(Arc::new);
+    let get = |path: &str| {
         request(
             &target,
-            tls_config,
+            tls_config.clone(),
             context.tls_server_name.as_deref(),
             path,
             token,
         )
     };
-    let explain =
-        |e: anyhow::Error| anyhow!("context {name:?}: {}", explain(&e, name, &target, context));
     let (status, body) = get("/v1/agent/self").map_err(explain)?;
     let (version, region) = match status {
         200 => agent_facts(&body),
@@ -203,12 +194,13 @@ impl Target {
             .ok_or_else(|| anyhow!("address {address:?} is not a URL"))?;
         let tls = scheme == "https";
         let (authority, prefix) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let (host, port) = match authority
-            .rsplit_once(':')
-            .filter(|(h, _)| !h.ends_with(']') || authority.starts_with('['))
-        {
-            Some((host, port)) if !port.contains(']') => (host, port.parse().context("bad port")?),
-            _ => (authority, if tls { 443 } else { 80 }),
+        let (host, port) = split_host_port(authority);
+        let port = match port {
+            Some(port) => port
+                .parse()
+                .with_context(|| format!("address {address:?} has a bad port"))?,
+            None if tls => 443,
+            None => 80,
         };
         let host = host
             .trim_start_matches('[')
@@ -253,7 +245,7 @@ fn client_config(
 /// One GET over a fresh connection; returns the status and the (de-chunked) body.
 fn request(
     target: &Target,
-    tls_config: Option<ClientConfig>,
+    tls_config: Option<Arc<ClientConfig>>,
     server_name: Option<&str>,
     path: &str,
     token: Option<&str>,
@@ -266,15 +258,18 @@ fn request(
     let tcp = TcpStream::connect_timeout(&addr, TIMEOUT)?;
     tcp.set_read_timeout(Some(TIMEOUT))?;
     tcp.set_write_timeout(Some(TIMEOUT))?;
-    let mut request = format!(
+    // Holds the ACL token, so it is wiped when dropped.
+    let mut request = Zeroizing::new(format!(
         "GET {}{path} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: nomadctx/{}\r\nAccept: application/json\r\nConnection: close\r\n",
         target.prefix,
         target.host,
         target.port,
         env!("CARGO_PKG_VERSION")
-    );
+    ));
     if let Some(token) = token {
-        request.push_str(&format!("X-Nomad-Token: {token}\r\n"));
+        request.push_str("X-Nomad-Token: ");
+        request.push_str(token);
+        request.push_str("\r\n");
     }
     request.push_str("\r\n");
     let mut raw = Vec::new();
@@ -287,7 +282,7 @@ fn request(
                         server_name.unwrap_or(&target.host)
                     )
                 })?;
-            let conn = rustls::ClientConnection::new(Arc::new(config), name)?;
+            let conn = rustls::ClientConnection::new(config, name)?;
             let mut stream = rustls::StreamOwned::new(conn, tcp);
             stream.write_all(request.as_bytes())?;
             read_all(&mut stream, &mut raw)?;

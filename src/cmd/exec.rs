@@ -39,7 +39,11 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
 
     let keychain = app.keychain(&config)?;
     let secrets = Secrets::fetch(&keychain, &name, context)?;
-    let key = secrets.key_pem.as_ref().map(ChildKey::new).transpose()?;
+    let key = secrets
+        .key_pem(&name)?
+        .as_ref()
+        .map(ChildKey::new)
+        .transpose()?;
     let mut materials = app.cert_materials(&name, context)?;
     materials.client_key = key.as_ref().map(|k| k.path().to_owned());
     materials.token = secrets.token_str(&name)?;

@@ -36,25 +36,15 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
         .into_iter()
         .chain(context.ca_cert.then(|| app.store.ca_path(&name)))
     {
-        let bytes = tls::read_input(&path, "stored certificate")?;
-        chain.extend(tls::parse_certificates(
-            &bytes,
-            &path,
-            "stored certificate",
-        )?);
+        chain.extend(
+            tls::read_certificates(&path, "stored certificate")
+                .map_err(|e| anyhow!("context {name:?}: {e:#}"))?,
+        );
     }
     let keychain = app.keychain(&config)?;
     let secrets = Secrets::fetch(&keychain, &name, context)?;
-    let key_pem = secrets
-        .key_pem
-        .as_ref()
-        .context("the client key is missing")?;
-    let key_der = {
-        use rustls_pki_types::pem::PemObject;
-        let der = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem.expose())
-            .map_err(|_| anyhow!("the client key of context {name:?} cannot be read"))?;
-        tls::key_to_pkcs8(&crate::secret::Secret::new(der.secret_der().to_vec()))?
-    };
+    let key = secrets.key.as_ref().context("the client key is missing")?;
+    let key_der = tls::key_to_pkcs8(key).map_err(|e| anyhow!("context {name:?}: {e:#}"))?;
     let bundle = bundle(&name, &chain, &key_der, &password)?;
     match &args.output {
         Some(path) => {

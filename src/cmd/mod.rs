@@ -143,7 +143,8 @@ impl App {
 /// The key and token a context needs, fetched from the keychain.
 #[derive(Debug, Default)]
 pub struct Secrets {
-    pub key_pem: Option<Secret>,
+    /// The client key as stored: DER.
+    pub key: Option<Secret>,
     pub token: Option<Secret>,
 }
 
@@ -156,9 +157,8 @@ impl Secrets {
         {
             warn(&warning);
         }
-        let key_pem = if ctx.client_cert {
-            Some(crate::tls::key_to_pem(&keychain.require(name, Item::ClientKey)?)
-                .with_context(|| format!("the client key of context {name:?} in the keychain is damaged; store it again with `nomadctx set {name} --cert FILE --key FILE`"))?)
+        let key = if ctx.client_cert {
+            Some(keychain.require(name, Item::ClientKey)?)
         } else {
             None
         };
@@ -167,7 +167,19 @@ impl Secrets {
         } else {
             None
         };
-        Ok(Self { key_pem, token })
+        Ok(Self { key, token })
+    }
+
+    /// The key as PEM, for the file (or memfd) Nomad reads.
+    pub fn key_pem(&self, name: &str) -> Result<Option<Secret>> {
+        self.key
+            .as_ref()
+            .map(|key| {
+                crate::tls::key_to_pem(key).with_context(|| {
+                    format!("the client key of context {name:?} in the keychain is damaged; store it again with `nomadctx set {name} --cert FILE --key FILE`")
+                })
+            })
+            .transpose()
     }
 
     pub fn token_str(&self, name: &str) -> Result<Option<&str>> {

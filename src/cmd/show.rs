@@ -123,13 +123,13 @@ fn client_certificate(app: &App, name: &str, held: bool) -> Result<Option<tls::C
         return Ok(None);
     }
     let path = app.store.client_cert_path(name);
-    let bytes = tls::read_input(&path, "stored certificate")?;
-    let certs = tls::parse_certificates(&bytes, &path, "stored certificate")?;
-    let details = tls::certificate_details(&certs[0]).map_err(|e| {
+    let in_context = |e: anyhow::Error| {
         anyhow::anyhow!(
-            "context {name:?}: stored certificate {}: {e:#}",
-            path.display()
+            "context {name:?}: {e:#}; store it again with `nomadctx set {name} --cert FILE --key FILE`"
         )
-    })?;
+    };
+    let certs = tls::read_certificates(&path, "stored certificate").map_err(in_context)?;
+    let details = tls::certificate_details(&certs[0])
+        .map_err(|e| in_context(e.context(format!("stored certificate {}", path.display()))))?;
     Ok(Some(details))
 }

@@ -41,9 +41,8 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
     let secrets = Secrets::fetch(&keychain, &name, context)?;
     let mut materials = app.cert_materials(&name, context)?;
     let key_file = secrets
-        .key_pem
-        .as_ref()
-        .map(|pem| runtime::write_use_key(&name, pem))
+        .key_pem(&name)?
+        .map(|pem| runtime::write_use_key(&name, &pem))
         .transpose()?;
     materials.client_key = key_file.as_ref().map(|p| p.display().to_string());
     materials.token = secrets.token_str(&name)?;
