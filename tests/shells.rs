@@ -279,3 +279,31 @@ fn unknown_or_missing_shell_is_a_clear_error() {
         .fails()
         .stderr_has("no context named \"nope\"");
 }
+
+#[test]
+fn a_failed_use_leaves_no_key_file() {
+    let world = hostile_world();
+    // A token that is not text (damaged outside nomadctx) makes `use` fail after it has
+    // fetched the key: no key file may stay behind.
+    world
+        .program("secret-tool")
+        .args([
+            "store",
+            "--label=damaged",
+            "service",
+            "nomadctx",
+            "username",
+            "prod/token",
+        ])
+        .stdin(vec![0xff, 0xfe, 0x00])
+        .succeeds();
+    world
+        .cmd()
+        .args(["use", "prod"])
+        .fails()
+        .stderr_has("not text")
+        .stderr_has("--token-stdin");
+    let dir = world.runtime_dir.join("nomadctx");
+    let left = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "key files left in {}", dir.display());
+}

@@ -55,11 +55,11 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
             command.env_remove(&var);
         }
     }
+    // Every NOMAD_* variable is gone by now, so only the ones the context sets are added.
     for (var, value) in environment(&name, context, &materials) {
-        match value {
-            Some(value) => command.env(var, value.as_str()),
-            None => command.env_remove(var),
-        };
+        if let Some(value) = value {
+            command.env(var, value.as_str());
+        }
     }
     drop(secrets);
     let code = supervise(command, program)?;

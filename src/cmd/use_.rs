@@ -40,12 +40,14 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
     let keychain = app.keychain(&config)?;
     let secrets = Secrets::fetch(&keychain, &name, context)?;
     let mut materials = app.cert_materials(&name, context)?;
-    let key_file = secrets
-        .key_pem(&name)?
+    // Everything that can fail comes before the key file is written, so an error leaves
+    // no key behind.
+    materials.token = secrets.token_str(&name)?;
+    let key_pem = secrets.key_pem(&name)?;
+    let key_file = key_pem
         .map(|pem| runtime::write_use_key(&name, &pem))
         .transpose()?;
     materials.client_key = key_file.as_ref().map(|p| p.display().to_string());
-    materials.token = secrets.token_str(&name)?;
     if let Err(e) = print(&render(shell, &environment(&name, context, &materials))) {
         if let Some(file) = &key_file {
             let _ = std::fs::remove_file(file);
