@@ -3,9 +3,13 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
 use crate::shell::Shell;
+
+/// The variable the completion scripts set when they ask nomadctx for candidates.
+pub const COMPLETE_VAR: &str = "NOMADCTX_COMPLETE";
 
 /// Named HashiCorp Nomad contexts, with the mTLS client key in the OS keychain.
 ///
@@ -20,7 +24,7 @@ use crate::shell::Shell;
 )]
 pub struct Cli {
     /// Context to use when a command takes no NAME (overrides NOMADCTX_CONTEXT and the default).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", add = contexts())]
     pub context: Option<String>,
 
     #[command(subcommand)]
@@ -82,19 +86,39 @@ pub enum Command {
     /// Print shell statements that switch this shell to a context.
     ///
     /// The statements set every NOMAD_* variable the context sets, unset the others, and set
-    /// NOMADCTX_CONTEXT. The client key is written to a 0600 file in a private runtime
-    /// directory ($XDG_RUNTIME_DIR/nomadctx); `use --unset` removes it.
+    /// NOMADCTX_CONTEXT (for prompts) and NOMADCTX_PREVIOUS (for `use -`). The client key is
+    /// written to a 0600 file in a private runtime directory ($XDG_RUNTIME_DIR/nomadctx);
+    /// the next `use` and `use --unset` remove it.
+    ///
+    /// `use -` switches back to the context this shell used before. `use` without a name
+    /// offers a picker on a terminal (fzf when installed, else a numbered menu; set
+    /// NOMADCTX_IGNORE_FZF=1 for the menu). After `nomadctx init SHELL` the `eval` is done
+    /// for you: `nomadctx use prod`, `nomadctx use -`, `nomadctx use --unset`.
     ///
     /// Example: eval "$(nomadctx use prod)"
     Use(UseArgs),
 
-    /// Run a command with a context's NOMAD_* variables set.
+    /// Start a shell in a context: your $SHELL with the context's NOMAD_* variables set.
+    ///
+    /// As with `exec`, the client key is handed over in memory and never touches a disk; it
+    /// stays readable until the shell exits. NOMADCTX_CONTEXT is set for prompts and
+    /// NOMADCTX_SHELL marks the shell, so starting another context shell inside it is refused
+    /// unless you pass --force. `exit` returns to the shell you came from.
+    ///
+    /// Example: nomadctx shell prod
+    Shell(ShellArgs),
+
+    /// Run a command with a context's NOMAD_* variables set, in one context or many.
     ///
     /// Stale NOMAD_* variables are removed first. On Linux the client key is handed over in
     /// memory and never touches a disk. Exits with the command's status (128+N when it is
-    /// killed by signal N).
+    /// killed by signal N). With --all or --match the command runs once per context, one
+    /// after another, each after a header line `==> NAME <==`; the exit status is the first
+    /// non-zero one.
     ///
     /// Example: nomadctx exec staging -- nomad node status
+    ///
+    /// Example: nomadctx exec --match 'prod-*' -- nomad server members
     Exec(ExecArgs),
 
     /// Check a context: its certificates, then a live mutual-TLS request to the cluster.
@@ -119,8 +143,23 @@ pub enum Command {
 
     /// Print a shell completion script.
     ///
+    /// The script asks nomadctx for candidates on each TAB, so context names complete
+    /// wherever a context is expected (read from the config file; the keychain is never
+    /// touched). Install it once where your shell looks for completions.
+    ///
     /// Example: nomadctx completions bash > ~/.local/share/bash-completion/completions/nomadctx
     Completions(CompletionsArgs),
+
+    /// Print a shell function that makes `nomadctx use` change the current shell.
+    ///
+    /// With it, `nomadctx use prod`, `nomadctx use -` and `nomadctx use --unset` work without
+    /// `eval`; every other command runs as before. Add the line for your shell to its startup
+    /// file: bash `eval "$(nomadctx init bash)"` in ~/.bashrc, zsh `eval "$(nomadctx init
+    /// zsh)"` in ~/.zshrc, fish `nomadctx init fish | source` in ~/.config/fish/config.fish,
+    /// PowerShell `Invoke-Expression (& nomadctx init powershell | Out-String)` in $PROFILE.
+    ///
+    /// Example: eval "$(nomadctx init bash)"
+    Init(InitArgs),
 
     /// Write man pages for nomadctx and each subcommand into DIR.
     ///
@@ -161,7 +200,13 @@ pub struct ContextArgs {
     pub tls_server_name: Option<String>,
 
     /// Skip verification of the server certificate (NOMAD_SKIP_VERIFY); insecure.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        hide_possible_values = true
+    )]
     pub skip_verify: Option<bool>,
 
     /// Read an ACL token (NOMAD_TOKEN) from standard input; stored in the keychain.
@@ -201,6 +246,7 @@ pub struct AddArgs {
 #[derive(Debug, Args)]
 pub struct SetArgs {
     /// Context to change.
+    #[arg(add = contexts())]
     pub name: String,
 
     #[command(flatten)]
@@ -225,6 +271,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Context to show (default: the current one).
+    #[arg(add = contexts())]
     pub name: Option<String>,
 
     /// Print JSON.
@@ -235,20 +282,23 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// Contexts to remove.
-    #[arg(required = true)]
+    #[arg(required = true, add = contexts())]
     pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RenameArgs {
+    /// Context to rename.
+    #[arg(add = contexts())]
     pub old: String,
+    /// Its new name.
     pub new: String,
 }
 
 #[derive(Debug, Args)]
 pub struct DefaultArgs {
     /// Context to make the default.
-    #[arg(conflicts_with = "clear")]
+    #[arg(conflicts_with = "clear", add = contexts())]
     pub name: Option<String>,
 
     /// Clear the default.
@@ -258,8 +308,8 @@ pub struct DefaultArgs {
 
 #[derive(Debug, Args)]
 pub struct UseArgs {
-    /// Context to switch to.
-    #[arg(required_unless_present = "unset")]
+    /// Context to switch to; `-` for the previous one. Without it a terminal gets a picker.
+    #[arg(add = contexts())]
     pub name: Option<String>,
 
     /// Shell to print for (default: from $SHELL).
@@ -272,9 +322,34 @@ pub struct UseArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Context for the shell (default: --context, NOMADCTX_CONTEXT, then the default context).
+    #[arg(add = contexts())]
+    pub name: Option<String>,
+
+    /// Start it even inside another nomadctx shell.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Context to run in (default: --context, NOMADCTX_CONTEXT, then the default context).
+    #[arg(conflicts_with_all = ["all", "pattern"], add = contexts())]
     pub name: Option<String>,
+
+    /// Run the command in every context, in name order.
+    #[arg(long, conflicts_with = "pattern")]
+    pub all: bool,
+
+    /// Run the command in each context whose name matches PATTERN (`*`, `?`, `[a-z]`);
+    /// quote it so the shell does not expand it.
+    #[arg(long = "match", value_name = "PATTERN")]
+    pub pattern: Option<String>,
+
+    /// With --all or --match, leave out the `==> NAME <==` line before each run.
+    #[arg(long)]
+    pub no_headers: bool,
 
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -284,7 +359,7 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Context to check (default: the current one).
-    #[arg(conflicts_with = "all")]
+    #[arg(conflicts_with = "all", add = contexts())]
     pub name: Option<String>,
 
     /// Check every context and print a table.
@@ -295,6 +370,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct ExportP12Args {
     /// Context to export (default: the current one).
+    #[arg(add = contexts())]
     pub name: Option<String>,
 
     /// File to write (mode 0600); without it the bundle goes to stdout, never to a terminal.
@@ -313,9 +389,41 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct InitArgs {
+    #[arg(value_enum)]
+    pub shell: InitShell,
+}
+
+/// The shells `init` writes a function for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitShell {
+    Bash,
+    Zsh,
+    Fish,
+    #[value(alias = "pwsh")]
+    Powershell,
+}
+
+#[derive(Debug, Args)]
 pub struct ManArgs {
     /// Directory to write the pages into (created if missing).
     pub dir: PathBuf,
+}
+
+/// Completes context names from the config file; never touches the keychain.
+fn contexts() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| {
+        let Ok(config) = crate::store::Store::from_env().and_then(|store| store.load()) else {
+            return Vec::new();
+        };
+        config
+            .contexts
+            .iter()
+            .map(|(name, ctx)| {
+                CompletionCandidate::new(name).help(Some(ctx.address.clone().into()))
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]

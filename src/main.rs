@@ -5,6 +5,7 @@ mod cmd;
 mod context;
 mod import;
 mod keychain;
+mod picker;
 mod runtime;
 mod secret;
 mod shell;
@@ -13,9 +14,13 @@ mod tls;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
+    // A TAB in a shell whose completion script `nomadctx completions` wrote: answer and exit.
+    clap_complete::CompleteEnv::with_factory(cli::Cli::command)
+        .var(cli::COMPLETE_VAR)
+        .complete();
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => ExitCode::from(code),

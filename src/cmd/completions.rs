@@ -1,12 +1,24 @@
-//! `nomadctx completions`: a completion script generated from the clap definition.
+//! `nomadctx completions`: the script that registers nomadctx's completion with a shell.
+//!
+//! The script is small and calls back into nomadctx (with `NOMADCTX_COMPLETE` set) on every
+//! TAB, so that context names come from the config file of the moment.
 
-use anyhow::Result;
-use clap::CommandFactory;
+use anyhow::{Context as _, Result};
+use clap_complete::env::Shells;
 
-use crate::cli::{Cli, CompletionsArgs};
+use crate::cli::{COMPLETE_VAR, CompletionsArgs};
 
 pub fn run(args: CompletionsArgs) -> Result<()> {
+    let name = args.shell.to_string();
+    let shells = Shells::builtins();
+    let shell = shells
+        .completer(&name)
+        .with_context(|| format!("no completion support for {name}"))?;
     let mut out = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "nomadctx", &mut out);
-    crate::cmd::print(&String::from_utf8_lossy(&out))
+    // The completer is called by name, so the script keeps working when nomadctx moves
+    // within PATH or is upgraded.
+    shell
+        .write_registration(COMPLETE_VAR, "nomadctx", "nomadctx", "nomadctx", &mut out)
+        .context("could not write the completion script")?;
+    crate::cmd::print_bytes(&out)
 }

@@ -8,12 +8,14 @@ mod current;
 mod default;
 mod exec;
 mod export_p12;
+mod init;
 mod list;
 mod man;
 mod remove;
 mod rename;
 mod set;
 mod show;
+mod subshell;
 mod use_;
 
 use std::io::Write;
@@ -44,10 +46,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Current => current::run(&app),
         Command::Use(args) => use_::run(&app, args),
         Command::Exec(args) => return exec::run(&app, args),
+        Command::Shell(args) => return subshell::run(&app, args),
         Command::Check(args) => check::run(&app, args),
         Command::ExportP12(args) => export_p12::run(&app, args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::Init(args) => init::run(args),
     }
     .map(|()| 0)
 }

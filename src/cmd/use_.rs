@@ -3,39 +3,58 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
+use zeroize::Zeroizing;
 
 use crate::cli::UseArgs;
 use crate::cmd::{App, Secrets, print, warn};
-use crate::context::{CONTEXT_VAR, EnvVar, NOMAD_VARS, environment};
+use crate::context::{CONTEXT_VAR, EnvVar, NOMAD_VARS, PREVIOUS_VAR, environment};
 use crate::runtime;
 use crate::shell::{Shell, render};
+use crate::{picker, store::Config};
+
+/// The argument that means "the context this shell used before".
+const PREVIOUS: &str = "-";
 
 pub fn run(app: &App, args: UseArgs) -> Result<()> {
     let shell = match args.shell {
         Some(shell) => shell,
         None => Shell::detect()?,
     };
-    let target = args.name.as_deref().unwrap_or("NAME");
     if std::io::stdout().is_terminal() {
+        let target = args.name.as_deref().unwrap_or("NAME");
         bail!(
-            "`use` prints shell code for your shell to run; run it as: eval \"$(nomadctx use {target})\" (or `nomadctx init` for a shell function)"
+            "`use` prints shell code for your shell to run; run it as: eval \"$(nomadctx use {target})\", or once `eval \"$(nomadctx init bash)\"` (zsh, fish: see `nomadctx init --help`) and then plain `nomadctx use {target}`"
         );
     }
     // The key file of the context this shell used before, if `use` wrote it.
     let previous_key = std::env::var_os("NOMAD_CLIENT_KEY").map(PathBuf::from);
+    let current = non_empty_env(CONTEXT_VAR);
 
-    let Some(name) = args.name.filter(|_| !args.unset) else {
-        let vars: Vec<EnvVar> = NOMAD_VARS
+    if args.unset {
+        let mut vars: Vec<EnvVar> = NOMAD_VARS
             .iter()
             .chain([&CONTEXT_VAR])
             .map(|v| (*v, None))
             .collect();
+        // `use -` after `use --unset` brings the context back.
+        if let Some(current) = current {
+            vars.push((PREVIOUS_VAR, Some(Zeroizing::new(current))));
+        }
         print(&render(shell, &vars))?;
         return remove_previous(previous_key);
-    };
+    }
 
     let config = app.store.load()?;
+    let name = match args.name.as_deref() {
+        Some(PREVIOUS) => non_empty_env(PREVIOUS_VAR).ok_or_else(|| {
+            anyhow!(
+                "this shell has no previous context: `nomadctx use -` goes back to the one in use before the last `nomadctx use NAME`"
+            )
+        })?,
+        Some(name) => name.to_owned(),
+        None => pick(&config, current.as_deref())?,
+    };
     let context = config.get(&name)?;
     let keychain = app.keychain(&config)?;
     let secrets = Secrets::fetch(&keychain, &name, context)?;
@@ -48,13 +67,35 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
         .map(|pem| runtime::write_use_key(&name, &pem))
         .transpose()?;
     materials.client_key = key_file.as_ref().map(|p| p.display().to_string());
-    if let Err(e) = print(&render(shell, &environment(&name, context, &materials))) {
+    let mut vars = environment(&name, context, &materials);
+    if let Some(current) = current.filter(|c| *c != name) {
+        vars.push((PREVIOUS_VAR, Some(Zeroizing::new(current))));
+    }
+    if let Err(e) = print(&render(shell, &vars)) {
         if let Some(file) = &key_file {
             let _ = std::fs::remove_file(file);
         }
         return Err(e);
     }
     remove_previous(previous_key.filter(|p| Some(p) != key_file.as_ref()))
+}
+
+/// Without a NAME: a picker on a terminal; otherwise the list, on stderr so that an
+/// `eval` does not run it, and an error.
+fn pick(config: &Config, current: Option<&str>) -> Result<String> {
+    if !std::io::stdin().is_terminal() {
+        let names: String = config.contexts.keys().map(|n| format!("  {n}\n")).collect();
+        eprint!("{names}");
+        bail!(
+            "no context given and no terminal to pick one on; name one: `nomadctx use NAME`; {}",
+            config.known_names()
+        );
+    }
+    picker::pick(config, current)
+}
+
+fn non_empty_env(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.is_empty())
 }
 
 fn remove_previous(previous_key: Option<PathBuf>) -> Result<()> {

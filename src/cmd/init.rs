@@ -1,0 +1,79 @@
+//! `nomadctx init`: a shell function so that `nomadctx use` changes the shell it runs in.
+//!
+//! A program cannot change its parent's variables, so `use` prints statements and the
+//! function evaluates them, as `zoxide init` and `direnv hook` do. Help and version output
+//! pass through untouched, and everything but `use` runs as it would without the function.
+
+use anyhow::Result;
+
+use crate::cli::{InitArgs, InitShell};
+use crate::cmd::print;
+
+const BASH: &str = r#"# nomadctx shell integration, from `eval "$(nomadctx init bash)"` in ~/.bashrc:
+# `nomadctx use NAME`, `nomadctx use -` and `nomadctx use --unset` change this shell.
+nomadctx() {
+    if [ "${1-}" = use ]; then
+        local arg statements
+        for arg in "$@"; do
+            case $arg in -h | --help | -V | --version) command nomadctx "$@"; return ;; esac
+        done
+        statements="$(command nomadctx "$@" --shell bash)" || return
+        eval "$statements"
+    else
+        command nomadctx "$@"
+    fi
+}
+"#;
+
+const ZSH: &str = r#"# nomadctx shell integration, from `eval "$(nomadctx init zsh)"` in ~/.zshrc:
+# `nomadctx use NAME`, `nomadctx use -` and `nomadctx use --unset` change this shell.
+nomadctx() {
+    if [[ "${1-}" == use ]]; then
+        local arg statements
+        for arg in "$@"; do
+            case $arg in -h | --help | -V | --version) command nomadctx "$@"; return ;; esac
+        done
+        statements="$(command nomadctx "$@" --shell zsh)" || return
+        eval "$statements"
+    else
+        command nomadctx "$@"
+    fi
+}
+"#;
+
+const FISH: &str = r#"# nomadctx shell integration, from `nomadctx init fish | source` in ~/.config/fish/config.fish:
+# `nomadctx use NAME`, `nomadctx use -` and `nomadctx use --unset` change this shell.
+function nomadctx --description 'nomadctx; `use` changes this shell'
+    if set -q argv[1]; and test $argv[1] = use
+        and not contains -- -h $argv; and not contains -- --help $argv
+        and not contains -- -V $argv; and not contains -- --version $argv
+        command nomadctx $argv --shell fish | source
+        return $pipestatus[1]
+    end
+    command nomadctx $argv
+end
+"#;
+
+const POWERSHELL: &str = r#"# nomadctx shell integration, from `Invoke-Expression (& nomadctx init powershell | Out-String)` in $PROFILE:
+# `nomadctx use NAME`, `nomadctx use -` and `nomadctx use --unset` change this shell.
+function nomadctx {
+    $exe = (Get-Command -Name nomadctx -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+    $passthrough = $args | Where-Object { $_ -in '-h', '--help', '-V', '--version' }
+    if ($args.Count -gt 0 -and $args[0] -eq 'use' -and -not $passthrough) {
+        $statements = & $exe @args --shell powershell
+        if ($LASTEXITCODE -ne 0) { return }
+        Invoke-Expression ($statements -join "`n")
+    } else {
+        & $exe @args
+    }
+}
+"#;
+
+pub fn run(args: InitArgs) -> Result<()> {
+    print(match args.shell {
+        InitShell::Bash => BASH,
+        InitShell::Zsh => ZSH,
+        InitShell::Fish => FISH,
+        InitShell::Powershell => POWERSHELL,
+    })
+}

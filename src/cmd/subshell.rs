@@ -1,0 +1,46 @@
+//! `nomadctx shell`: an interactive $SHELL in a context, with the key held in memory.
+
+use std::ffi::OsString;
+
+use anyhow::{Result, bail};
+use zeroize::Zeroizing;
+
+use crate::cli::ShellArgs;
+use crate::cmd::App;
+use crate::cmd::exec::Run;
+use crate::context::SHELL_VAR;
+
+/// Used when $SHELL is unset or empty.
+const FALLBACK_SHELL: &str = "/bin/sh";
+
+pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
+    let config = app.store.load()?;
+    let (name, _) = app.resolve(&config, args.name.as_deref())?;
+    if let Some(outer) = std::env::var_os(SHELL_VAR).filter(|v| !v.is_empty())
+        && !args.force
+    {
+        bail!(
+            "this is already a nomadctx shell (context {:?}); type `exit` to leave it before starting one for {name:?}, or pass --force to start it inside",
+            outer.to_string_lossy()
+        );
+    }
+    let program = std::env::var_os("SHELL")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| OsString::from(FALLBACK_SHELL));
+    let Ok(path) = which::which(&program) else {
+        bail!(
+            "cannot start the shell {:?} from $SHELL for context {name:?}; set SHELL to a shell on your PATH",
+            program.to_string_lossy()
+        );
+    };
+    let keychain = app.keychain(&config)?;
+    let run = Run {
+        app,
+        config: &config,
+        keychain: &keychain,
+        path: &path,
+        program: &program,
+        args: &[],
+    };
+    run.in_context(&name, &[(SHELL_VAR, Some(Zeroizing::new(name.clone())))])
+}
