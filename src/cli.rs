@@ -14,7 +14,11 @@ pub const COMPLETE_VAR: &str = "NOMADCTX_COMPLETE";
 /// Named HashiCorp Nomad contexts, with the mTLS client key in the OS keychain.
 ///
 /// Store each cluster once with `nomadctx add`, then switch a shell with
-/// `eval "$(nomadctx use prod)"` or run one command with `nomadctx exec prod -- nomad node status`.
+/// `eval "$(nomadctx use prod)"` (or `nomadctx use prod` after `nomadctx init`), or run one
+/// command with `nomadctx exec prod -- nomad node status`. Each command has a page of its
+/// own: man nomadctx-use, man nomadctx-exec, and so on.
+///
+/// Example: nomadctx add prod --from-dir ~/nomad_certs --address https://nomad.prod:4646
 #[derive(Debug, Parser)]
 #[command(
     name = "nomadctx",
@@ -157,6 +161,9 @@ pub enum Command {
     /// file: bash `eval "$(nomadctx init bash)"` in ~/.bashrc, zsh `eval "$(nomadctx init
     /// zsh)"` in ~/.zshrc, fish `nomadctx init fish | source` in ~/.config/fish/config.fish,
     /// PowerShell `Invoke-Expression (& nomadctx init powershell | Out-String)` in $PROFILE.
+    ///
+    /// `nomadctx init direnv` prints instead a `use_nomadctx` function for direnv's lib
+    /// directory, so that an .envrc can say `use nomadctx prod`.
     ///
     /// Example: eval "$(nomadctx init bash)"
     Init(InitArgs),
@@ -319,6 +326,12 @@ pub struct UseArgs {
     /// Unset every NOMAD_* variable and remove this shell's key file.
     #[arg(long, conflicts_with = "name")]
     pub unset: bool,
+
+    /// Write the key to one file per context that repeated calls share (shared-NAME.pem in
+    /// the runtime directory) instead of a new file per call. For direnv, which re-runs
+    /// .envrc on every `cd` and cannot clean up; on by default inside an .envrc.
+    #[arg(long, conflicts_with = "unset")]
+    pub shared_key_file: bool,
 }
 
 #[derive(Debug, Args)]
@@ -402,6 +415,8 @@ pub enum InitShell {
     Fish,
     #[value(alias = "pwsh")]
     Powershell,
+    /// A `use_nomadctx` function for ~/.config/direnv/lib/.
+    Direnv,
 }
 
 #[derive(Debug, Args)]

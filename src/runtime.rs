@@ -11,6 +11,9 @@ use crate::secret::Secret;
 use crate::store::create_private_dir;
 
 const USE_KEY_PREFIX: &str = "key-";
+/// Shared key files (`use --shared-key-file`) may be in use by other shells and directories,
+/// so `use --unset` leaves them; they go at logout with the runtime directory.
+const SHARED_KEY_PREFIX: &str = "shared-";
 
 /// The private directory for key files: `NOMADCTX_RUNTIME_DIR`, else
 /// `$XDG_RUNTIME_DIR/nomadctx` (tmpfs, emptied at logout), else a per-user directory under
@@ -70,6 +73,22 @@ fn check_private(dir: &Path, what: &str, forbidden: u32) -> Result<()> {
 pub fn write_use_key(name: &str, pem: &Secret) -> Result<PathBuf> {
     let dir = runtime_dir()?;
     write_private_file(&dir, &format!("{USE_KEY_PREFIX}{name}"), pem)
+}
+
+/// Writes the key for `use --shared-key-file`: one file per context, replaced atomically,
+/// so that direnv re-running an .envrc leaves one file behind, not one per `cd`.
+pub fn write_shared_use_key(name: &str, pem: &Secret) -> Result<PathBuf> {
+    let dir = runtime_dir()?;
+    let fresh = write_private_file(&dir, &format!("{SHARED_KEY_PREFIX}{name}-new"), pem)?;
+    let path = dir.join(format!("{SHARED_KEY_PREFIX}{name}.pem"));
+    fs::rename(&fresh, &path).map_err(|e| {
+        let _ = fs::remove_file(&fresh);
+        anyhow!(
+            "could not put the key file in place at {}: {e}",
+            path.display()
+        )
+    })?;
+    Ok(path)
 }
 
 /// Removes a key file written by `use`, but only one that is ours: inside the runtime

@@ -69,11 +69,25 @@ function nomadctx {
 }
 "#;
 
+const DIRENV: &str = r#"# use_nomadctx: `use nomadctx NAME` in an .envrc gives the directory that nomadctx context.
+# Install with: nomadctx init direnv > ~/.config/direnv/lib/use_nomadctx.sh
+use_nomadctx() {
+    if [[ $# -ne 1 ]]; then
+        log_error "use nomadctx: name one context, as in: use nomadctx prod"
+        return 1
+    fi
+    local statements
+    statements="$(nomadctx use --shell bash --shared-key-file -- "$1")" || return
+    eval "$statements"
+}
+"#;
+
 pub fn run(args: InitArgs) -> Result<()> {
     print(match args.shell {
         InitShell::Bash => BASH,
         InitShell::Zsh => ZSH,
         InitShell::Fish => FISH,
         InitShell::Powershell => POWERSHELL,
+        InitShell::Direnv => DIRENV,
     })
 }

@@ -16,9 +16,14 @@ use crate::{picker, store::Config};
 /// The argument that means "the context this shell used before".
 const PREVIOUS: &str = "-";
 
+/// direnv sets this while it evaluates an .envrc (in bash, whatever $SHELL says).
+const IN_DIRENV: &str = "DIRENV_IN_ENVRC";
+
 pub fn run(app: &App, args: UseArgs) -> Result<()> {
+    let in_direnv = std::env::var_os(IN_DIRENV).is_some_and(|v| v == "1");
     let shell = match args.shell {
         Some(shell) => shell,
+        None if in_direnv => Shell::Bash,
         None => Shell::detect()?,
     };
     if std::io::stdout().is_terminal() {
@@ -63,8 +68,15 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
     // no key behind.
     materials.token = secrets.token_str(&name)?;
     let key_pem = secrets.key_pem(&name)?;
+    let shared = args.shared_key_file || in_direnv;
     let key_file = key_pem
-        .map(|pem| runtime::write_use_key(&name, &pem))
+        .map(|pem| {
+            if shared {
+                runtime::write_shared_use_key(&name, &pem)
+            } else {
+                runtime::write_use_key(&name, &pem)
+            }
+        })
         .transpose()?;
     materials.client_key = key_file.as_ref().map(|p| p.display().to_string());
     let mut vars = environment(&name, context, &materials);
@@ -72,7 +84,7 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
         vars.push((PREVIOUS_VAR, Some(Zeroizing::new(current))));
     }
     if let Err(e) = print(&render(shell, &vars)) {
-        if let Some(file) = &key_file {
+        if let Some(file) = key_file.as_ref().filter(|_| !shared) {
             let _ = std::fs::remove_file(file);
         }
         return Err(e);

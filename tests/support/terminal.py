@@ -5,7 +5,7 @@ Usage: terminal.py STEPS_JSON -- PROGRAM [ARGS...]
 STEPS_JSON is a list of [op, arg]: ["send", text] types text (TAB completes, "\r" is
 Enter); ["expect", regex] waits up to 15 s for the regex in the screen output since the
 previous match, with terminal escape sequences and carriage returns removed. Exits 0 when
-every expectation is met; otherwise prints what it waited for and the transcript, exits 1.
+every expectation is met. Like a terminal, it answers cursor-position queries. Otherwise prints what it waited for and the transcript, exits 1.
 """
 import fcntl
 import json
@@ -45,6 +45,9 @@ def main():
                 return
             if not data:
                 return
+            # Answer cursor-position queries as a terminal would (fzf --height asks).
+            for _ in range(data.count(b"\x1b[6n")):
+                os.write(fd, b"\x1b[1;1R")
             raw += data
             return
 
