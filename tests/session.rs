@@ -440,6 +440,9 @@ fn man_nomadctx_use_explains_switching_back_and_init() {
         .env("MAN_KEEP_FORMATTING", "")
         .succeeds()
         .stdout_text();
+    // Justified text: undo hyphenation at line ends and collapse runs of spaces.
+    let page = page.replace("\u{2010}\n", "").replace("-\n", "-");
+    let page = page.split_whitespace().collect::<Vec<_>>().join(" ");
     for needle in [
         "NOMADCTX-USE(1)",
         "switches back to the context this shell used before",
