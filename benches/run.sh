@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Times nomadctx against a bare `true` and against the ways people switch Nomad clusters
+# today, with hyperfine, in a private world: a temporary HOME, a private D-Bus session bus
+# with gnome-keyring-daemon (as the tests use), the kernel keyring, and certificates made
+# here with openssl. Prints the machine and one markdown table per question.
+#
+# Usage: benches/run.sh [RUNS]     (default 200 runs per command; builds the release binary)
+# Needs (Debian): hyperfine dbus-daemon gnome-keyring libsecret-tools openssl keyutils direnv
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-200}
+# The kernel keyring backend keeps keys in the session keyring: give the run one of its own.
+if [ -z "${NOMADCTX_BENCH_SESSION:-}" ]; then
+  command -v keyctl >/dev/null || { echo "benches: keyctl is missing (Debian: keyutils)" >&2; exit 1; }
+  exec keyctl session - env NOMADCTX_BENCH_SESSION=1 bash "$0" "$@"
+fi
+
+for tool in hyperfine dbus-daemon gnome-keyring-daemon secret-tool openssl keyctl direnv; do
+  command -v "$tool" >/dev/null || { echo "benches: $tool is missing (see the header for packages)" >&2; exit 1; }
+done
+cargo build --release --locked -q
+bin=$PWD/target/release/nomadctx
+versions="$(hyperfine --version); $(rustc --version)"
+
+work=$(mktemp -d /tmp/nomadctx-bench.XXXXXX)
+bus_pid=
+cleanup() {
+  [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
+  pkill -u "$(id -u)" -f "gnome-keyring-daemon.*$work" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export HOME=$work/home XDG_RUNTIME_DIR=$work/run LANG=C.UTF-8 SHELL=/bin/bash
+mkdir -p -m 700 "$HOME" "$XDG_RUNTIME_DIR"
+unset NOMADCTX_CONTEXT NOMADCTX_PREVIOUS NOMADCTX_KEYCHAIN NOMADCTX_RUNTIME_DIR
+for var in $(env | grep -o '^NOMAD_[A-Z_]*' || true); do unset "$var"; done
+
+# A private session bus and an unlocked login keyring on it.
+read -r DBUS_SESSION_BUS_ADDRESS bus_pid < <(dbus-daemon --session --fork --print-address=1 --print-pid=1 | paste -sd' ')
+export DBUS_SESSION_BUS_ADDRESS
+printf %s bench-password | gnome-keyring-daemon --unlock --components=secrets --daemonize >/dev/null
+until [ -e "$HOME/.local/share/keyrings/login.keyring" ]; do sleep 0.05; done
+
+# A CA and a CLI certificate, as the Nomad mTLS guide makes them.
+pki=$work/pki
+mkdir -p "$pki" && cd "$pki"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout nomad-ca-key.pem \
+  -out nomad-ca.pem -days 30 -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE \
+  -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cli-key.pem -out cli.csr \
+  -subj /CN=cli.global.nomad 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' > ext
+openssl x509 -req -in cli.csr -CA nomad-ca.pem -CAkey nomad-ca-key.pem -CAcreateserial \
+  -out cli.pem -days 60 -extfile ext 2>/dev/null
+cd - >/dev/null
+addr=https://nomad.prod.example:4646
+files=(--ca "$pki/nomad-ca.pem" --cert "$pki/cli.pem" --key "$pki/cli-key.pem")
+
+# Config dirs: the Secret Service, the kernel keyring, and 1, 100 and 1,000 contexts.
+make_config() { # DIR BACKEND
+  mkdir -p "$1"
+  NOMADCTX_CONFIG_DIR=$1 NOMADCTX_KEYCHAIN=$2 "$bin" add prod --address "$addr" "${files[@]}" >/dev/null 2>&1
+  if [ "$2" = keyutils ]; then printf '\nkeychain = "keyutils"\n' | cat - "$1/config.toml" > "$1/c" && mv "$1/c" "$1/config.toml"; fi
+}
+make_config "$work/cfg-ss" secret-service
+make_config "$work/cfg-keyutils" keyutils
+make_config "$work/cfg-token" secret-service
+printf 'bench-acl-token' | NOMADCTX_CONFIG_DIR=$work/cfg-token "$bin" set prod --token-stdin >/dev/null 2>&1
+for n in 1 100 1000; do
+  make_config "$work/cfg-$n" secret-service
+  # The other contexts only need to exist in the config: `list` and `use prod` read it whole.
+  for i in $(seq 2 "$n"); do
+    printf '\n[contexts.ctx-%04d]\naddress = "https://nomad-%d.example:4646"\nregion = "r%d"\n' "$i" "$i" "$i"
+  done >> "$work/cfg-$n/config.toml"
+done
+
+# Today's ways: direnv with the guide's four exports, and a script that reads the key with
+# secret-tool into a temp file and execs (leaving the file behind, as such scripts do).
+mkdir -p "$work/envrc"
+cat > "$work/envrc/.envrc" <<ENVRC
+export NOMAD_ADDR=$addr
+export NOMAD_CACERT=$pki/nomad-ca.pem
+export NOMAD_CLIENT_CERT=$pki/cli.pem
+export NOMAD_CLIENT_KEY=$pki/cli-key.pem
+ENVRC
+direnv allow "$work/envrc" 2>/dev/null
+secret-tool store --label 'bench: nomad cli key' tool bench-nomad-key < "$pki/cli-key.pem"
+cat > "$work/with-secret-tool" <<SCRIPT
+#!/bin/sh
+set -e
+key=\$(mktemp)
+secret-tool lookup tool bench-nomad-key > "\$key"
+export NOMAD_ADDR=$addr NOMAD_CACERT=$pki/nomad-ca.pem NOMAD_CLIENT_CERT=$pki/cli.pem NOMAD_CLIENT_KEY=\$key
+exec "\$@"
+SCRIPT
+chmod +x "$work/with-secret-tool"
+
+table() { # TITLE, then hyperfine arguments
+  local title=$1; shift
+  printf '\n### %s\n\n' "$title"
+  if ! hyperfine -N --warmup 10 --runs "$runs" --style none --export-markdown "$work/t.md" "$@" >/dev/null 2>"$work/err"; then
+    cat "$work/err" >&2
+    exit 1
+  fi
+  cat "$work/t.md"
+}
+
+echo "## nomadctx benchmarks ($(date -u +%Y-%m-%d), $runs runs each)"
+echo
+echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+echo "- Kernel: $(uname -sr); $versions"
+echo "- nomadctx $("$bin" --version | cut -d' ' -f2), release build, $(du -h "$bin" | cut -f1)"
+
+export NOMADCTX_CONFIG_DIR=$work/cfg-ss NOMADCTX_CONTEXT=prod
+# Fail here, with nomadctx's message, rather than inside hyperfine.
+"$bin" use prod --shell bash >/dev/null
+NOMADCTX_CONFIG_DIR=$work/cfg-keyutils "$bin" use prod --shell bash >/dev/null
+table "Every prompt: no keychain" \
+  -n true true \
+  -n "nomadctx current" "$bin current" \
+  -n "nomadctx list --names" "$bin list --names"
+NOMADCTX_COMPLETE=fish table "TAB: one completion call (fish protocol), config only" \
+  -n true true \
+  -n "complete 'nomadctx use p'" "$bin -- nomadctx use p"
+unset NOMADCTX_CONTEXT
+
+table "Switching: one keychain fetch (Secret Service, then kernel keyring)" \
+  -n true true \
+  -n "nomadctx use prod (Secret Service)" "$bin use prod --shell bash" \
+  -n "nomadctx exec prod -- true (Secret Service)" "$bin exec prod -- true" \
+  -n "nomadctx use prod, with an ACL token too (Secret Service)" "env NOMADCTX_CONFIG_DIR=$work/cfg-token $bin use prod --shell bash" \
+  -n "nomadctx use prod (keyutils)" "env NOMADCTX_CONFIG_DIR=$work/cfg-keyutils $bin use prod --shell bash" \
+  -n "nomadctx exec prod -- true (keyutils)" "env NOMADCTX_CONFIG_DIR=$work/cfg-keyutils $bin exec prod -- true" \
+  -n "env true (the cost of env above)" "env NOMADCTX_CONFIG_DIR=$work/cfg-keyutils true"
+
+table "The same job done today" \
+  -n "nomadctx exec prod -- true" "$bin exec prod -- true" \
+  -n "direnv exec DIR true (four exports in .envrc)" "direnv exec $work/envrc true" \
+  -n "secret-tool lookup into a temp file, then exec true" "$work/with-secret-tool true"
+
+table "Growth with the number of contexts" \
+  -n "list, 1 context" "env NOMADCTX_CONFIG_DIR=$work/cfg-1 $bin list" \
+  -n "list, 100 contexts" "env NOMADCTX_CONFIG_DIR=$work/cfg-100 $bin list" \
+  -n "list, 1000 contexts" "env NOMADCTX_CONFIG_DIR=$work/cfg-1000 $bin list" \
+  -n "use prod, 1 context" "env NOMADCTX_CONFIG_DIR=$work/cfg-1 $bin use prod --shell bash" \
+  -n "use prod, 100 contexts" "env NOMADCTX_CONFIG_DIR=$work/cfg-100 $bin use prod --shell bash" \
+  -n "use prod, 1000 contexts" "env NOMADCTX_CONFIG_DIR=$work/cfg-1000 $bin use prod --shell bash"
