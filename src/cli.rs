@@ -145,6 +145,18 @@ pub enum Command {
     #[command(name = "export-p12")]
     ExportP12(ExportP12Args),
 
+    /// Check that the config, the certificate files and the keychain agree.
+    ///
+    /// Finds keychain items and certificate directories that belong to no context (left by
+    /// an add, remove or rename that was killed half-way), contexts whose key, token or
+    /// certificate file is missing, and keys that do not fit their certificate. --repair
+    /// deletes the orphans and puts back a missing client key from an orphan that fits the
+    /// certificate; what it cannot repair is listed with the command that does. Exits 0 when
+    /// everything agrees (after repair).
+    ///
+    /// Example: nomadctx doctor --repair
+    Doctor(DoctorArgs),
+
     /// Print a shell completion script.
     ///
     /// The script asks nomadctx for candidates on each TAB, so context names complete
@@ -393,6 +405,13 @@ pub struct ExportP12Args {
     /// Read the bundle's password from the first line of standard input.
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Delete orphans and put back what can be put back.
+    #[arg(long)]
+    pub repair: bool,
 }
 
 #[derive(Debug, Args)]

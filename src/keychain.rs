@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 
-const SERVICE: &str = "nomadctx";
+pub const SERVICE: &str = "nomadctx";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where secrets are kept.
@@ -112,6 +112,17 @@ pub enum Item {
 }
 
 impl Item {
+    pub const ALL: [Item; 2] = [Item::ClientKey, Item::Token];
+
+    /// The context and item an account names, if it is one of ours.
+    pub fn parse_account(account: &str) -> Option<(&str, Item)> {
+        let (name, suffix) = account.rsplit_once('/')?;
+        Self::ALL
+            .into_iter()
+            .find(|item| item.suffix() == suffix)
+            .map(|item| (name, item))
+    }
+
     fn suffix(self) -> &'static str {
         match self {
             Self::ClientKey => "client-key",
@@ -119,7 +130,7 @@ impl Item {
         }
     }
 
-    fn what(self) -> &'static str {
+    pub fn what(self) -> &'static str {
         match self {
             Self::ClientKey => "client key",
             Self::Token => "ACL token",
@@ -207,6 +218,28 @@ impl Keychain {
             Ok(()) => Ok(true),
             Err(Failure::Keyring(KeyringError::NoEntry)) => Ok(false),
             Err(failure) => Err(self.explain(name, item, "delete", failure)),
+        }
+    }
+
+    /// Every account nomadctx holds in the keychain (`NAME/client-key`, ...), when the
+    /// backend can list them: the Secret Service can; the kernel keyring cannot, and `None`
+    /// sends `doctor` to the store's journal instead.
+    pub fn accounts(&self) -> Result<Option<Vec<String>>> {
+        const ANY: &str = "*";
+        let store = self.store(ANY, Item::ClientKey)?;
+        let found = self.bounded(move || {
+            let entries = store.search(&HashMap::from([("service", SERVICE)]))?;
+            Ok(entries
+                .iter()
+                .filter_map(Entry::get_specifiers)
+                .filter(|(service, _)| service == SERVICE)
+                .map(|(_, account)| account)
+                .collect::<Vec<_>>())
+        });
+        match found {
+            Ok(accounts) => Ok(Some(accounts)),
+            Err(Failure::Keyring(KeyringError::NotSupportedByStore(_))) => Ok(None),
+            Err(failure) => Err(self.explain(ANY, Item::ClientKey, "list", failure)),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The config file and the copied certificates: where they live, loading, and atomic,
 //! locked saving.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::{Context, validate_name};
 use crate::keychain::Backend;
+
+/// The journal of contexts whose change may not have completed (see [`Store::begin`]).
+const JOURNAL: &str = "pending";
 
 /// What config.toml holds: the contexts, the default, and the keychain backend.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +96,23 @@ impl Store {
         self.cert_dir(name).join("client.pem")
     }
 
+    /// The names that have a directory under certs/, whether or not a context has them.
+    pub fn cert_dir_names(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("certs");
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("could not read {}", dir.display())),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.with_context(|| format!("could not read {}", dir.display()))?;
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
     /// Reads config.toml; a missing file is an empty config, a broken one an error that
     /// names the file and line and is never silently replaced.
     pub fn load(&self) -> Result<Config> {
@@ -143,7 +163,7 @@ impl Store {
 
     /// Writes config.toml atomically. Taking `&Lock` makes callers hold the lock.
     pub fn save(&self, config: &Config, _lock: &Lock) -> Result<()> {
-        failpoint("save-config")?;
+        checkpoint("save-config")?;
         let text = toml::to_string_pretty(config).context("could not encode the config")?;
         let header = "# nomadctx contexts. Keys and tokens are in the OS keychain, not here.\n";
         let newline = if text.ends_with('\n') { "" } else { "\n" };
@@ -153,16 +173,76 @@ impl Store {
         )
     }
 
+    /// Notes, before the keychain is touched, which contexts a change is about to touch, so
+    /// that `doctor` can find what a crash left behind even on a keychain it cannot list.
+    /// A change that fails and is rolled back takes its names off again.
+    pub fn begin(&self, names: &[&str], _lock: &Lock, rollback: &mut Rollback) -> Result<()> {
+        let mut pending = self.pending();
+        pending.extend(names.iter().map(|n| (*n).to_owned()));
+        self.write_pending(&pending)?;
+        let (store, names) = (
+            self.clone(),
+            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+        );
+        rollback.on_failure(move || {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let _ = store.take_off(&names);
+        });
+        Ok(())
+    }
+
+    /// Takes the names of a change that completed off the journal.
+    pub fn finish(&self, names: &[&str], _lock: &Lock) -> Result<()> {
+        self.take_off(names)
+    }
+
+    fn take_off(&self, names: &[&str]) -> Result<()> {
+        let mut pending = self.pending();
+        pending.retain(|n| !names.contains(&n.as_str()));
+        self.write_pending(&pending)
+    }
+
+    /// Contexts whose last change may not have completed.
+    pub fn pending(&self) -> BTreeSet<String> {
+        fs::read_to_string(self.root.join(JOURNAL))
+            .map(|text| text.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    fn write_pending(&self, pending: &BTreeSet<String>) -> Result<()> {
+        let path = self.root.join(JOURNAL);
+        if pending.is_empty() {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("could not remove {}", path.display()))
+                }
+                _ => Ok(()),
+            };
+        }
+        let text: String = pending.iter().map(|n| format!("{n}\n")).collect();
+        write_atomic(&path, text.as_bytes())
+    }
+
     fn ensure_root(&self) -> Result<()> {
         create_private_dir(&self.root)
     }
 }
 
-/// Debug builds fail on purpose at the step named by `NOMADCTX_FAILPOINT`, so tests can
-/// prove that a failure there leaves the old state; release builds compile it away.
-pub fn failpoint(step: &str) -> Result<()> {
-    if cfg!(debug_assertions) && std::env::var("NOMADCTX_FAILPOINT").is_ok_and(|v| v == step) {
+/// A named step of a change, where debug builds stop when tests ask: `NOMADCTX_FAILPOINT`
+/// fails there (to prove the rollback), `NOMADCTX_PAUSE_AT` says so on stderr and waits to
+/// be killed (to prove what a crash there leaves). Release builds compile both away.
+pub fn checkpoint(step: &str) -> Result<()> {
+    if !cfg!(debug_assertions) {
+        return Ok(());
+    }
+    if std::env::var("NOMADCTX_FAILPOINT").is_ok_and(|v| v == step) {
         bail!("failing at {step} because NOMADCTX_FAILPOINT says so");
+    }
+    if std::env::var("NOMADCTX_PAUSE_AT").is_ok_and(|v| v == step) {
+        eprintln!("nomadctx: paused at {step}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::cmd::{App, warn};
 use crate::context::{Context, validate_address, validate_name};
 use crate::keychain::{Item, Keychain};
 use crate::secret::Secret;
-use crate::store::{Config, Lock, Rollback, replace_file, require_absent};
+use crate::store::{Config, Lock, Rollback, checkpoint, replace_file, require_absent};
 use crate::{import, tls};
 
 pub fn run(app: &App, args: AddArgs) -> Result<()> {
@@ -294,8 +294,10 @@ pub fn save(
         Change::Keep => Change::Keep,
         Change::Remove => Change::Remove,
     };
+    app.store.begin(&[name], lock, &mut rollback)?;
     put_secret(keychain, name, Item::ClientKey, &key, &mut rollback)?;
     put_secret(keychain, name, Item::Token, &update.token, &mut rollback)?;
+    checkpoint("keychain-written")?;
 
     let ca_path = app.store.ca_path(name);
     match &update.ca {
@@ -310,17 +312,22 @@ pub fn save(
         Change::Keep => {}
     }
 
+    checkpoint("files-written")?;
+
     config.contexts.insert(name.to_owned(), context);
     app.store.save(config, lock)?;
     rollback.commit();
+    checkpoint("config-saved")?;
 
     let _ = std::fs::remove_dir(app.store.cert_dir(name));
     for (item, _) in stale.iter().filter(|(_, stale)| *stale) {
         if let Err(e) = keychain.delete(name, *item) {
-            warn(&format!("{e:#}"));
+            warn(&format!(
+                "{e:#}; `nomadctx doctor --repair` removes it later"
+            ));
         }
     }
-    Ok(())
+    app.store.finish(&[name], lock)
 }
 
 /// Stores a new secret, registering the step that puts the old one (or none) back.

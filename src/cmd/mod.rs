@@ -6,6 +6,7 @@ mod check;
 mod completions;
 mod current;
 mod default;
+mod doctor;
 mod exec;
 mod export_p12;
 mod init;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Use(args) => use_::run(&app, args),
         Command::Exec(args) => return exec::run(&app, args),
         Command::Shell(args) => return subshell::run(&app, args),
+        Command::Doctor(args) => return doctor::run(&app, args),
         Command::Check(args) => check::run(&app, args),
         Command::ExportP12(args) => export_p12::run(&app, args),
         Command::Completions(args) => completions::run(args),

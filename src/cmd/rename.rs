@@ -6,7 +6,7 @@ use crate::cli::RenameArgs;
 use crate::cmd::{App, warn};
 use crate::context::validate_name;
 use crate::keychain::Item;
-use crate::store::{Rollback, require_absent};
+use crate::store::{Rollback, checkpoint, replace_file, require_absent};
 
 pub fn run(app: &App, args: RenameArgs) -> Result<()> {
     let (old, new) = (args.old, args.new);
@@ -17,6 +17,7 @@ pub fn run(app: &App, args: RenameArgs) -> Result<()> {
     require_absent(&config, &new, false)?;
     let keychain = app.keychain(&config)?;
     let mut rollback = Rollback::default();
+    app.store.begin(&[&old, &new], &lock, &mut rollback)?;
 
     let held = [
         (Item::ClientKey, context.client_cert),
@@ -31,20 +32,24 @@ pub fn run(app: &App, args: RenameArgs) -> Result<()> {
             let _ = keychain.delete(&new, item);
         });
     }
-    let (old_dir, new_dir) = (app.store.cert_dir(&old), app.store.cert_dir(&new));
-    if old_dir.exists() {
-        std::fs::rename(&old_dir, &new_dir).with_context(|| {
-            format!(
-                "could not move {} to {}",
-                old_dir.display(),
-                new_dir.display()
-            )
-        })?;
-        let (o, n) = (old_dir.clone(), new_dir.clone());
-        rollback.on_failure(move || {
-            let _ = std::fs::rename(&n, &o);
-        });
+    // Copies, not moves: until the config names the new context, the old one stays whole.
+    for (from, to) in [
+        (app.store.ca_path(&old), app.store.ca_path(&new)),
+        (
+            app.store.client_cert_path(&old),
+            app.store.client_cert_path(&new),
+        ),
+    ] {
+        if from.exists() {
+            let pem = std::fs::read(&from)
+                .with_context(|| format!("could not read {}", from.display()))?;
+            replace_file(&to, Some(&pem), &mut rollback)?;
+        }
     }
+    let new_dir = app.store.cert_dir(&new);
+    rollback.on_failure(move || {
+        let _ = std::fs::remove_dir(new_dir);
+    });
     config.contexts.remove(&old);
     config.contexts.insert(new.clone(), context);
     if config.default.as_deref() == Some(old.as_str()) {
@@ -52,12 +57,22 @@ pub fn run(app: &App, args: RenameArgs) -> Result<()> {
     }
     app.store.save(&config, &lock)?;
     rollback.commit();
+    checkpoint("config-saved")?;
 
     for (item, _) in held.iter().filter(|(_, held)| *held) {
         if let Err(e) = keychain.delete(&old, *item) {
-            warn(&format!("{e:#}"));
+            warn(&format!(
+                "{e:#}; `nomadctx doctor --repair` removes it later"
+            ));
         }
     }
+    let old_dir = app.store.cert_dir(&old);
+    if old_dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(&old_dir)
+    {
+        warn(&format!("could not remove {}: {e}", old_dir.display()));
+    }
+    app.store.finish(&[&old, &new], &lock)?;
     eprintln!("nomadctx: renamed context {old:?} to {new:?}");
     Ok(())
 }
