@@ -15,6 +15,9 @@ use crate::keychain::Backend;
 /// The journal of contexts whose change may not have completed (see [`Store::begin`]).
 const JOURNAL: &str = "pending";
 
+/// The largest config.toml nomadctx reads.
+const MAX_CONFIG_BYTES: u64 = 8 << 20;
+
 /// What config.toml holds: the contexts, the default, and the keychain backend.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +75,14 @@ impl Store {
                 .context("could not resolve NOMADCTX_CONFIG_DIR")?;
             return Ok(Self::at(dir));
         }
+        // Without HOME the platform would fall back to the passwd entry's home directory,
+        // which under sudo, cron or a container is rarely the one meant.
+        let unset = |var: &str| std::env::var_os(var).is_none_or(|v| v.is_empty());
+        if cfg!(unix) && unset("HOME") && unset("XDG_CONFIG_HOME") {
+            bail!(
+                "HOME is not set, so nomadctx cannot tell where your config is; set HOME, or NOMADCTX_CONFIG_DIR to the config directory"
+            );
+        }
         let dirs = directories::ProjectDirs::from("", "", "nomadctx").ok_or_else(|| {
             anyhow!(
                 "could not find your home directory to keep the config in; set HOME or NOMADCTX_CONFIG_DIR"
@@ -117,20 +128,33 @@ impl Store {
     /// names the file and line and is never silently replaced.
     pub fn load(&self) -> Result<Config> {
         let path = self.config_path();
-        let text = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("could not read config file {}", path.display()));
-            }
-        };
         let broken = |detail: String| {
             anyhow!(
                 "config file {} is not valid: {detail}\nfix it by hand or move it aside; nomadctx has not changed it",
                 path.display()
             )
         };
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("could not read config file {}", path.display()));
+            }
+        };
+        // Every command reads the whole file, so one that cannot be ours is refused early.
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_CONFIG_BYTES + 1),
+            &mut text,
+        )
+        .with_context(|| format!("could not read config file {}", path.display()))?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(broken(format!(
+                "it is larger than {} MiB (1,000 contexts take about 100 KB)",
+                MAX_CONFIG_BYTES >> 20
+            )));
+        }
         let text = String::from_utf8(text).map_err(|_| broken("it is not UTF-8 text".into()))?;
         let config: Config = toml::from_str(&text).map_err(|e| broken(e.to_string()))?;
         for name in config.contexts.keys() {

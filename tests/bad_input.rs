@@ -21,6 +21,11 @@ struct Files {
     csr: PathBuf,
     truncated: PathBuf,
     dir: PathBuf,
+    p12: PathBuf,
+    ca_key: PathBuf,
+    huge: PathBuf,
+    fifo: PathBuf,
+    zero: PathBuf,
 }
 
 fn files(world: &World) -> Files {
@@ -68,6 +73,24 @@ fn files(world: &World) -> Files {
         "-out",
         at("cert.der").to_str().unwrap(),
     ]);
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        id.cert.to_str().unwrap(),
+        "-inkey",
+        key,
+        "-passout",
+        "pass:pw",
+        "-out",
+        at("cli.p12").to_str().unwrap(),
+    ]);
+    // 10 MB of junk, a FIFO (reading it would block forever) and a symlink to /dev/zero.
+    let junk: Vec<u8> = (0..10_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    std::fs::write(at("huge.pem"), junk).unwrap();
+    let made = Command::new("mkfifo").arg(at("fifo.pem")).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", at("zero.pem")).unwrap();
     std::fs::write(at("empty.pem"), "").unwrap();
     std::fs::write(at("junk.pem"), "hello, I am not a certificate\n").unwrap();
     let cert_text = std::fs::read_to_string(&id.cert).unwrap();
@@ -85,6 +108,11 @@ fn files(world: &World) -> Files {
         csr: pki.path("ec.csr"),
         truncated: at("truncated.pem"),
         dir: dir.clone(),
+        p12: at("cli.p12"),
+        ca_key: pki.path("ca-key.pem"),
+        huge: at("huge.pem"),
+        fifo: at("fifo.pem"),
+        zero: at("zero.pem"),
     }
 }
 
@@ -230,7 +258,45 @@ fn bad_inputs_are_refused_without_changing_anything() {
         (s(&["remove", "nope"]), vec!["no context named nope"]),
         (s(&["rename", "existing", "../evil"]), vec!["\"../evil\""]),
         (s(&["default", "nope"]), vec!["no context named \"nope\""]),
+        (
+            with("new", &f.ca, &f.cert, &f.p12),
+            vec!["context \"new\"", "cli.p12"],
+        ),
+        (
+            with("new", &f.ca, &f.cert, &f.ca_key),
+            vec!["context \"new\"", "ca-key.pem", "does not belong to the certificate"],
+        ),
+        (
+            with("new", &f.huge, &f.cert, &f.key),
+            vec!["huge.pem", "too large"],
+        ),
+        (
+            with("new", &f.ca, &f.fifo, &f.key),
+            vec!["fifo.pem", "not a regular file"],
+        ),
+        (
+            with("new", &f.ca, &f.cert, &f.zero),
+            vec!["zero.pem", "not a regular file"],
+        ),
+        (s(&["add", " ", "--address", addr]), vec!["' '"]),
+        (s(&["add", "new", "--address", ""]), vec!["context \"new\""]),
+        (s(&["add", "new", "--address", "https://"]), vec!["host"]),
+        (
+            s(&["add", "new", "--address", "https://[::1:4646"]),
+            vec!["context \"new\""],
+        ),
+        (s(&["use", "nope"]), vec!["no context named \"nope\""]),
+        (
+            s(&["exec", "nope", "--", "true"]),
+            vec!["no context named \"nope\""],
+        ),
+        (s(&["shell", "nope"]), vec!["no context named \"nope\""]),
+        (
+            s(&["exec", "--match", "[", "--", "true"]),
+            vec!["no context matches \"[\""],
+        ),
     ];
+    assert!(cases.len() >= 40, "{} cases", cases.len());
     let before = world.snapshot();
     for (args, expected) in &cases {
         let out = world.cmd().args(args).fails();
@@ -361,4 +427,122 @@ fn use_refuses_to_print_secrets_to_a_terminal() {
     let text = out.stdout_text();
     assert!(text.contains("eval \"$(nomadctx use prod)\""), "{text}");
     assert!(!text.contains("tok-secret-42"), "{text}");
+}
+
+/// Hostile config files and environments: each a clear message, a non-zero exit, and the
+/// config dir (hostile file included) and keychain exactly as they were.
+#[test]
+fn hostile_config_files_and_environments_change_nothing() {
+    let world = World::new();
+    add_with(&world, "prod", &pki().identity("ec"), &[]);
+    let config = world.config_dir.join("config.toml");
+    let good = std::fs::read(&config).unwrap();
+    let good_text = String::from_utf8(good.clone()).unwrap();
+    let mut huge = good_text.clone();
+    while huge.len() <= 9 << 20 {
+        huge.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    let configs: Vec<(&str, Vec<u8>, Vec<&str>)> = vec![
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            vec!["config.toml", "is not valid"],
+        ),
+        (
+            "wrong type",
+            b"[contexts.prod]\naddress = 5\n".to_vec(),
+            vec!["config.toml", "line 2"],
+        ),
+        (
+            "wrong bool",
+            format!("{good_text}skip_verify = \"yes\"\n").into_bytes(),
+            vec!["config.toml", "skip_verify"],
+        ),
+        (
+            "unknown key in a context",
+            format!("{good_text}colour = \"red\"\n").into_bytes(),
+            vec!["config.toml", "colour"],
+        ),
+        (
+            "unknown top-level key",
+            format!("theme = 1\n{good_text}").into_bytes(),
+            vec!["config.toml", "theme"],
+        ),
+        (
+            "bad context name",
+            b"[contexts.\"../x\"]\naddress = \"https://a:4646\"\n".to_vec(),
+            vec!["config.toml", "\"../x\""],
+        ),
+        (
+            "default that does not exist",
+            format!("default = \"gone\"\n{good_text}").into_bytes(),
+            vec!["config.toml", "\"gone\" does not exist"],
+        ),
+        (
+            "not UTF-8",
+            [&good[..], b"\xff\xfe\n"].concat(),
+            vec!["config.toml", "not UTF-8"],
+        ),
+        ("huge", huge.into_bytes(), vec!["config.toml", "larger than 8 MiB"]),
+    ];
+    for (what, bytes, expected) in configs {
+        std::fs::write(&config, &bytes).unwrap();
+        let before = world.snapshot();
+        for args in [&["list"][..], &["use", "prod"], &["remove", "prod"]] {
+            let out = world.cmd().args(args).fails();
+            assert_eq!(out.code(), 1, "{what}: {args:?}");
+            for needle in &expected {
+                out.stderr_has(needle);
+            }
+            out.stderr_has("has not changed it");
+            assert_eq!(world.snapshot(), before, "{what}: {args:?} changed something");
+        }
+    }
+    std::fs::write(&config, &good).unwrap();
+
+    let open_dir = world.tmp.path().join("open-runtime");
+    std::fs::create_dir(&open_dir).unwrap();
+    std::fs::set_permissions(&open_dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .unwrap();
+    let open = open_dir.to_str().unwrap();
+    let envs: Vec<(&str, Vec<(&str, Option<&str>)>, Vec<&str>)> = vec![
+        (
+            "SHELL unset",
+            vec![("SHELL", None)],
+            vec!["$SHELL is not set", "--shell"],
+        ),
+        (
+            "SHELL odd",
+            vec![("SHELL", Some("/usr/bin/tcsh -x; rm -rf"))],
+            vec!["a shell nomadctx does not know", "--shell"],
+        ),
+        (
+            "XDG_RUNTIME_DIR world-writable",
+            vec![("XDG_RUNTIME_DIR", Some(open))],
+            vec!["XDG_RUNTIME_DIR", "open to other users"],
+        ),
+        (
+            "HOME unset",
+            vec![("HOME", None), ("NOMADCTX_CONFIG_DIR", None)],
+            vec!["HOME is not set", "NOMADCTX_CONFIG_DIR"],
+        ),
+    ];
+    let before = world.snapshot();
+    for (what, changes, expected) in envs {
+        let mut run = world.cmd().args(["use", "prod"]);
+        for (key, value) in changes {
+            run = match value {
+                Some(v) => run.env(key, v),
+                None => run.env_remove(key),
+            };
+        }
+        let out = run.fails();
+        assert_eq!(out.code(), 1, "{what}");
+        for needle in &expected {
+            out.stderr_has(needle);
+        }
+        assert!(out.stdout.is_empty(), "{what}: {}", out.stdout_text());
+        assert_eq!(world.snapshot(), before, "{what} changed something");
+        assert_eq!(std::fs::read_dir(&open_dir).unwrap().count(), 0, "{what}");
+    }
 }
