@@ -505,7 +505,9 @@ fn hostile_config_files_and_environments_change_nothing() {
     std::fs::set_permissions(&open_dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
         .unwrap();
     let open = open_dir.to_str().unwrap();
-    let envs: Vec<(&str, Vec<(&str, Option<&str>)>, Vec<&str>)> = vec![
+    // What the case is, the variables it sets (or removes), and what stderr must say.
+    type EnvCase<'a> = (&'a str, Vec<(&'a str, Option<&'a str>)>, Vec<&'a str>);
+    let envs: Vec<EnvCase> = vec![
         (
             "SHELL unset",
             vec![("SHELL", None)],
