@@ -60,7 +60,9 @@ pub fn render(shell: Shell, vars: &[EnvVar]) -> String {
             (Shell::Sh, Some(v)) => writeln!(out, "export {name}={};", quote_sh(v)),
             (Shell::Bash | Shell::Zsh | Shell::Sh, None) => writeln!(out, "unset {name};"),
             (Shell::Fish, Some(v)) => writeln!(out, "set -gx {name} {};", quote_fish(v)),
-            (Shell::Fish, None) => writeln!(out, "set -e {name};"),
+            // `set -e` of an unset variable fails, and fish's `set` keeps the last status,
+            // so without `or true` a whole `| source` would report failure.
+            (Shell::Fish, None) => writeln!(out, "set -e {name}; or true;"),
             (Shell::Powershell, Some(v)) => writeln!(out, "$Env:{name}={};", quote_powershell(v)),
             (Shell::Powershell, None) => {
                 writeln!(out, "Remove-Item -ErrorAction SilentlyContinue Env:{name};")
@@ -231,7 +233,7 @@ mod tests {
         );
         assert_eq!(
             render(Shell::Fish, &vars),
-            "set -gx NOMAD_ADDR 'https://n:4646';\nset -e NOMAD_TOKEN;\n"
+            "set -gx NOMAD_ADDR 'https://n:4646';\nset -e NOMAD_TOKEN; or true;\n"
         );
         assert_eq!(
             render(Shell::Powershell, &vars),

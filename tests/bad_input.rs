@@ -86,7 +86,9 @@ fn files(world: &World) -> Files {
         at("cli.p12").to_str().unwrap(),
     ]);
     // 10 MB of junk, a FIFO (reading it would block forever) and a symlink to /dev/zero.
-    let junk: Vec<u8> = (0..10_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let junk: Vec<u8> = (0..10_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     std::fs::write(at("huge.pem"), junk).unwrap();
     let made = Command::new("mkfifo").arg(at("fifo.pem")).status().unwrap();
     assert!(made.success());
@@ -264,7 +266,11 @@ fn bad_inputs_are_refused_without_changing_anything() {
         ),
         (
             with("new", &f.ca, &f.cert, &f.ca_key),
-            vec!["context \"new\"", "ca-key.pem", "does not belong to the certificate"],
+            vec![
+                "context \"new\"",
+                "ca-key.pem",
+                "does not belong to the certificate",
+            ],
         ),
         (
             with("new", &f.huge, &f.cert, &f.key),
@@ -483,7 +489,11 @@ fn hostile_config_files_and_environments_change_nothing() {
             [&good[..], b"\xff\xfe\n"].concat(),
             vec!["config.toml", "not UTF-8"],
         ),
-        ("huge", huge.into_bytes(), vec!["config.toml", "larger than 8 MiB"]),
+        (
+            "huge",
+            huge.into_bytes(),
+            vec!["config.toml", "larger than 8 MiB"],
+        ),
     ];
     for (what, bytes, expected) in configs {
         std::fs::write(&config, &bytes).unwrap();
@@ -495,15 +505,22 @@ fn hostile_config_files_and_environments_change_nothing() {
                 out.stderr_has(needle);
             }
             out.stderr_has("has not changed it");
-            assert_eq!(world.snapshot(), before, "{what}: {args:?} changed something");
+            assert_eq!(
+                world.snapshot(),
+                before,
+                "{what}: {args:?} changed something"
+            );
         }
     }
     std::fs::write(&config, &good).unwrap();
 
     let open_dir = world.tmp.path().join("open-runtime");
     std::fs::create_dir(&open_dir).unwrap();
-    std::fs::set_permissions(&open_dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-        .unwrap();
+    std::fs::set_permissions(
+        &open_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
     let open = open_dir.to_str().unwrap();
     // What the case is, the variables it sets (or removes), and what stderr must say.
     type EnvCase<'a> = (&'a str, Vec<(&'a str, Option<&'a str>)>, Vec<&'a str>);

@@ -1,0 +1,218 @@
+//! Shell quoting, proven: random strings made of the pieces that break naive quoting go into
+//! every value a context can hold; after `use` is evaluated by real bash, zsh and fish, each
+//! variable equals its input byte for byte and no injected command ran.
+
+mod harness;
+
+use std::collections::BTreeMap;
+
+use harness::{OutputExt, World, add_cmd, pki, require_tool};
+
+const PIECES: &[&str] = &[
+    "'",
+    "\"",
+    "\\",
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    ";",
+    "*",
+    "?",
+    "[a-z]",
+    "  ",
+    "   ",
+    " ",
+    "é",
+    "✓",
+    "日本",
+    "$HOME",
+    "${PATH}",
+    "$",
+    "!",
+    "!!",
+    "#",
+    "%s",
+    "{a,b}",
+    "~",
+    "&",
+    "|",
+    "<",
+    ">",
+    "-",
+    "--x",
+    "=",
+    "a",
+    "Z9",
+    "\\n",
+    "\\x41",
+    "$'x'",
+    "\u{a0}",
+    "\u{200b}",
+    "'\"'",
+    "\\'",
+    "%",
+    "^",
+    "(",
+    ")",
+    "@",
+    ".",
+];
+
+/// xorshift64*: reproducible without a dependency; NOMADCTX_QUOTING_SEED picks another run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// A value of 0 to 12 pieces; `trim` for tokens, which cannot start or end with blanks.
+    fn value(&mut self, trim: bool) -> String {
+        let mut value: String = (0..self.below(13))
+            .map(|_| PIECES[self.below(PIECES.len())])
+            .collect();
+        if trim {
+            value = value.trim().to_owned();
+        }
+        value
+    }
+}
+
+struct Case {
+    name: String,
+    region: String,
+    namespace: String,
+    server_name: String,
+    token: String,
+    certs: bool,
+}
+
+const CASES: usize = 48;
+
+fn cases() -> Vec<Case> {
+    let seed = std::env::var("NOMADCTX_QUOTING_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x6e6f_6d61_6463_7478);
+    let mut rng = Rng(seed);
+    (0..CASES)
+        .map(|i| Case {
+            name: format!("q{i}"),
+            region: rng.value(false),
+            namespace: rng.value(false),
+            server_name: rng.value(false),
+            token: rng.value(true),
+            certs: i % 6 == 0,
+        })
+        .collect()
+}
+
+/// Each case's variables after `script` evaluated `use` for it, read back with `env -0`.
+fn evaluated(world: &World, shell: &str, script: &str) -> Vec<BTreeMap<String, String>> {
+    let out = world.program(shell).args(["-c", script]).succeeds();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split("\0CASE\0")
+        .skip(1)
+        .map(|dump| {
+            dump.split('\0')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn random_hostile_values_survive_eval_in_bash_zsh_and_fish_byte_for_byte() {
+    require_tool("zsh", "zsh");
+    require_tool("fish", "fish");
+    let world = World::new();
+    let id = pki().identity("ec");
+    let cases = cases();
+    for case in &cases {
+        let mut add = if case.certs {
+            add_cmd(&world, &case.name, &id)
+        } else {
+            world
+                .cmd()
+                .args(["add", &case.name, "--address", "https://127.0.0.1:4646"])
+        };
+        // `--flag=value`: a value may start with `-`.
+        add = add.args([
+            format!("--region={}", case.region),
+            format!("--namespace={}", case.namespace),
+            format!("--tls-server-name={}", case.server_name),
+        ]);
+        if !case.token.is_empty() {
+            add = add.arg("--token-stdin").stdin(case.token.clone());
+        }
+        add.succeeds();
+    }
+    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    let list = names.join(" ");
+    let dump = "printf '\\0CASE\\0'; env -0";
+    let scripts = [
+        (
+            "bash",
+            format!(
+                "for n in {list}; do eval \"$(nomadctx use $n --shell bash)\" || exit 9; {dump}; done"
+            ),
+        ),
+        (
+            "zsh",
+            // Unquoted, as people type it: nothing may split or expand.
+            format!(
+                "for n in {list}; do eval $(nomadctx use $n --shell zsh) || exit 9; {dump}; done"
+            ),
+        ),
+        (
+            "fish",
+            format!(
+                "for n in {list}; nomadctx use $n --shell fish | source; or exit 9; {dump}; end"
+            ),
+        ),
+    ];
+    for (shell, script) in scripts {
+        let seen = evaluated(&world, shell, &script);
+        assert_eq!(seen.len(), cases.len(), "{shell}");
+        for (case, env) in cases.iter().zip(&seen) {
+            let expect = |var: &str, value: &str| {
+                let want = (!value.is_empty()).then_some(value);
+                assert_eq!(
+                    env.get(var).map(String::as_str),
+                    want,
+                    "{shell}, context {}: {var}",
+                    case.name
+                );
+            };
+            expect("NOMADCTX_CONTEXT", &case.name);
+            expect("NOMAD_REGION", &case.region);
+            expect("NOMAD_NAMESPACE", &case.namespace);
+            expect("NOMAD_TLS_SERVER_NAME", &case.server_name);
+            expect("NOMAD_TOKEN", &case.token);
+            let ca = world.config_dir.join(format!("certs/{}/ca.pem", case.name));
+            let ca = ca.to_str().unwrap();
+            expect("NOMAD_CACERT", if case.certs { ca } else { "" });
+            if case.certs {
+                // The next `use` in the loop removed the file; its name is what is left.
+                let key = &env["NOMAD_CLIENT_KEY"];
+                let dir = world.runtime_dir.join("nomadctx");
+                let file = key.strip_prefix(&format!("{}/", dir.display())).unwrap();
+                assert!(
+                    file.starts_with(&format!("key-{}-", case.name)),
+                    "{shell}: {key}"
+                );
+            }
+        }
+        assert!(
+            !world.home.join("PWNED").exists(),
+            "{shell} ran an injected command"
+        );
+    }
+}
