@@ -6,7 +6,7 @@ mod harness;
 
 use std::collections::BTreeMap;
 
-use harness::{OutputExt, World, add_cmd, pki, require_tool};
+use harness::{World, add_cmd, pki, require_tool};
 
 const PIECES: &[&str] = &[
     "'",
