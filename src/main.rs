@@ -1,18 +1,8 @@
 //! nomadctx: parse the command line, run the command, map the outcome to an exit code.
 
-mod cli;
-mod cmd;
-mod context;
-mod import;
-mod keychain;
-mod picker;
-mod runtime;
-mod secret;
-mod shell;
-mod store;
-mod tls;
-
 use std::process::ExitCode;
+
+use nomadctx::{cli, cmd};
 
 use clap::{CommandFactory, Parser};
 

@@ -128,12 +128,6 @@ impl Store {
     /// names the file and line and is never silently replaced.
     pub fn load(&self) -> Result<Config> {
         let path = self.config_path();
-        let broken = |detail: String| {
-            anyhow!(
-                "config file {} is not valid: {detail}\nfix it by hand or move it aside; nomadctx has not changed it",
-                path.display()
-            )
-        };
         let file = match File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Config::default()),
@@ -149,25 +143,7 @@ impl Store {
             &mut text,
         )
         .with_context(|| format!("could not read config file {}", path.display()))?;
-        if text.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(broken(format!(
-                "it is larger than {} MiB (1,000 contexts take about 100 KB)",
-                MAX_CONFIG_BYTES >> 20
-            )));
-        }
-        let text = String::from_utf8(text).map_err(|_| broken("it is not UTF-8 text".into()))?;
-        let config: Config = toml::from_str(&text).map_err(|e| broken(e.to_string()))?;
-        for name in config.contexts.keys() {
-            validate_name(name).map_err(|e| broken(format!("{e:#}")))?;
-        }
-        if let Some(default) = &config.default
-            && !config.contexts.contains_key(default)
-        {
-            return Err(broken(format!(
-                "the default context {default:?} does not exist"
-            )));
-        }
-        Ok(config)
+        parse_config(&text, &path)
     }
 
     /// Takes the exclusive lock that serialises writers (and creates the directory).
@@ -250,6 +226,35 @@ impl Store {
     fn ensure_root(&self) -> Result<()> {
         create_private_dir(&self.root)
     }
+}
+
+/// Parses config.toml's bytes: the size limit, UTF-8, TOML, then names and the default.
+pub fn parse_config(text: &[u8], path: &Path) -> Result<Config> {
+    let broken = |detail: String| {
+        anyhow!(
+            "config file {} is not valid: {detail}\nfix it by hand or move it aside; nomadctx has not changed it",
+            path.display()
+        )
+    };
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(broken(format!(
+            "it is larger than {} MiB (1,000 contexts take about 100 KB)",
+            MAX_CONFIG_BYTES >> 20
+        )));
+    }
+    let text = std::str::from_utf8(text).map_err(|_| broken("it is not UTF-8 text".into()))?;
+    let config: Config = toml::from_str(text).map_err(|e| broken(e.to_string()))?;
+    for name in config.contexts.keys() {
+        validate_name(name).map_err(|e| broken(format!("{e:#}")))?;
+    }
+    if let Some(default) = &config.default
+        && !config.contexts.contains_key(default)
+    {
+        return Err(broken(format!(
+            "the default context {default:?} does not exist"
+        )));
+    }
+    Ok(config)
 }
 
 /// A named step of a change, where debug builds stop when tests ask: `NOMADCTX_FAILPOINT`

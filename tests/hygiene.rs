@@ -1,0 +1,299 @@
+//! Secret hygiene and signals: no key byte is left in a file after `exec`, however it ends;
+//! no key or token byte reaches any output; the terminal passes through `exec` untouched.
+
+mod harness;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use harness::{OutputExt, Step, World, pki};
+
+use Step::{Expect, Send};
+
+const TOKEN: &str = "acl-token-6b1f0c2e-hygiene";
+
+/// A client key made for this test alone (signed by the shared test CA), so that a copy of
+/// its bytes anywhere under /tmp can only have come from this test.
+struct Own {
+    cert: PathBuf,
+    key: PathBuf,
+    /// A line of the key's PEM body and a slice of its DER: what a leaked copy would hold.
+    needles: [Vec<u8>; 2],
+}
+
+fn own_identity(world: &World) -> Own {
+    let dir = world.tmp.path().join("own");
+    std::fs::create_dir_all(&dir).unwrap();
+    let at = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ca = pki().path("ca.pem");
+    let ca_key = pki().path("ca-key.pem");
+    std::fs::write(
+        dir.join("ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &at("key.pem"),
+        "-out",
+        &at("req.csr"),
+        "-subj",
+        "/CN=cli.hygiene",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &at("req.csr"),
+        "-CA",
+        ca.to_str().unwrap(),
+        "-CAkey",
+        ca_key.to_str().unwrap(),
+        "-CAcreateserial",
+        "-out",
+        &at("cert.pem"),
+        "-days",
+        "30",
+        "-extfile",
+        &at("ext"),
+    ]);
+    run(&[
+        "pkey",
+        "-in",
+        &at("key.pem"),
+        "-outform",
+        "DER",
+        "-out",
+        &at("key.der"),
+    ]);
+    let pem = std::fs::read_to_string(dir.join("key.pem")).unwrap();
+    let der = std::fs::read(dir.join("key.der")).unwrap();
+    let line = pem.lines().nth(1).unwrap().as_bytes().to_vec();
+    Own {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+        needles: [line, der[36..68].to_vec()],
+    }
+}
+
+fn world_with_own_key() -> (World, Own) {
+    let world = World::new();
+    let own = own_identity(&world);
+    world
+        .cmd()
+        .args(["add", "prod", "--address", "https://127.0.0.1:4646", "--ca"])
+        .arg(pki().path("ca.pem"))
+        .arg("--cert")
+        .arg(&own.cert)
+        .arg("--key")
+        .arg(&own.key)
+        .arg("--token-stdin")
+        .stdin(TOKEN)
+        .succeeds();
+    (world, own)
+}
+
+/// Every file under HOME and the runtime dir (and /tmp with `everywhere`) that holds a
+/// needle, other than the key files the test made itself. Files over 1 MiB are skipped:
+/// a key file is a few hundred bytes.
+fn leaked(world: &World, own: &Own, everywhere: bool) -> Vec<PathBuf> {
+    let mut dirs = vec![world.home.clone(), world.runtime_dir.clone()];
+    if everywhere {
+        dirs.push(PathBuf::from("/tmp"));
+    }
+    let mine = world.tmp.path().join("own");
+    let mut found = Vec::new();
+    let mut stack = dirs;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() && !path.starts_with(&mine) {
+                stack.push(path);
+            } else if meta.is_file() && meta.len() <= 1 << 20 && !path.starts_with(&mine) {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                if own
+                    .needles
+                    .iter()
+                    .any(|n| bytes.windows(n.len()).any(|w| w == n.as_slice()))
+                {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Starts `exec prod -- sh -c SCRIPT` and waits for the child to say it is running.
+fn exec_running(world: &World, script: &str) -> std::process::Child {
+    let mut child = world
+        .cmd()
+        .args(["exec", "prod", "--", "sh", "-c", script])
+        .cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "running");
+    child
+}
+
+#[test]
+fn no_key_bytes_in_any_file_after_exec_however_it_ends() {
+    let (world, own) = world_with_own_key();
+    assert!(leaked(&world, &own, false).is_empty());
+    // The child really had the key.
+    world
+        .cmd()
+        .args([
+            "exec",
+            "prod",
+            "--",
+            "sh",
+            "-c",
+            "cat \"$NOMAD_CLIENT_KEY\"",
+        ])
+        .succeeds()
+        .stdout_has(std::str::from_utf8(&own.needles[0]).unwrap());
+    assert_eq!(
+        leaked(&world, &own, false),
+        Vec::<PathBuf>::new(),
+        "normal exit"
+    );
+
+    let killed = world
+        .cmd()
+        .args([
+            "exec",
+            "prod",
+            "--",
+            "sh",
+            "-c",
+            "cat \"$NOMAD_CLIENT_KEY\" >/dev/null; kill -9 $$",
+        ])
+        .output();
+    assert_eq!(killed.code(), 128 + 9);
+    assert_eq!(
+        leaked(&world, &own, false),
+        Vec::<PathBuf>::new(),
+        "child killed"
+    );
+
+    for (signal, code) in [("TERM", 128 + 15), ("INT", 128 + 2)] {
+        let child = exec_running(&world, "echo running; exec sleep 30");
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "SIG{signal} to nomadctx");
+        assert_eq!(
+            leaked(&world, &own, false),
+            Vec::<PathBuf>::new(),
+            "SIG{signal}"
+        );
+    }
+    // Once more over all of /tmp, for anything written outside the test's own directories.
+    assert_eq!(
+        leaked(&world, &own, true),
+        Vec::<PathBuf>::new(),
+        "under /tmp"
+    );
+}
+
+#[test]
+fn no_key_or_token_bytes_in_any_output() {
+    let (world, own) = world_with_own_key();
+    let needles: Vec<&[u8]> = vec![&own.needles[0], &own.needles[1], TOKEN.as_bytes()];
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["list"],
+        vec!["list", "--json"],
+        vec!["list", "--names"],
+        vec!["show", "prod"],
+        vec!["show", "prod", "--json"],
+        vec!["current", "--context", "prod"],
+        vec!["use", "prod", "--shell", "bash"],
+        vec!["use", "prod", "--shell", "fish"],
+        vec!["use", "prod", "--shell", "nu"],
+        vec!["check", "prod"],
+        vec!["doctor"],
+        vec!["exec", "prod", "--", "no-such-command-here"],
+        vec!["exec", "prod", "--", "sh", "-c", "exit 3"],
+        vec!["set", "prod", "--address", "not a url"],
+        vec!["add", "prod", "--address", "https://a:4646"],
+        vec!["rename", "prod", "../x"],
+        vec!["export-p12", "prod"],
+    ];
+    for args in runs {
+        let out = world.cmd().args(&args).env("RUST_BACKTRACE", "1").output();
+        for stream in [&out.stdout, &out.stderr] {
+            for needle in &needles {
+                let found = stream.windows(needle.len()).any(|w| w == *needle);
+                assert!(
+                    !found || (args[0] == "use" && *needle == TOKEN.as_bytes()),
+                    "{args:?} printed a secret:\n{}",
+                    String::from_utf8_lossy(stream)
+                );
+            }
+        }
+    }
+}
+
+/// `exec` hands the terminal to the command: all three streams are the terminal, input
+/// typed at it reaches the command, and the command's exit status comes back.
+#[test]
+fn exec_passes_the_terminal_through_untouched() {
+    let (world, _own) = world_with_own_key();
+    let program = r#"
+import os, sys
+print("tty", os.isatty(0), os.isatty(1), os.isatty(2), os.ttyname(0) == os.ttyname(1), flush=True)
+print("pgrp-is-foreground", os.tcgetpgrp(0) == os.getpgrp(), flush=True)
+name = input("name? ")
+print("got", name, flush=True)
+sys.exit(4)
+"#;
+    std::fs::write(world.home.join("prog.py"), program).unwrap();
+    std::fs::write(world.home.join(".bashrc"), "PS1='$ '\n").unwrap();
+    world.terminal(
+        &[
+            Expect(r"\$ "),
+            Send("nomadctx exec prod -- python3 prog.py; echo \"status=$?\"\r"),
+            Expect("tty True True True True"),
+            Expect("pgrp-is-foreground True"),
+            Expect(r"name\? "),
+            Send("alice\r"),
+            Expect("got alice"),
+            Expect("status=4"),
+            Send("exit\r"),
+        ],
+        &["bash", "-i"],
+        &[],
+    );
+}
