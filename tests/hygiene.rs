@@ -4,7 +4,7 @@
 mod harness;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use harness::{OutputExt, Step, World, pki};
