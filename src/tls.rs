@@ -202,7 +202,7 @@ pub fn check_key_matches(
         )
     })?;
     let provider = rustls::crypto::ring::default_provider();
-    let signing_key = provider.key_provider.load_private_key(der).map_err(|_| {
+    let signing_key = provider.key_provider.load_private_key(der.clone_key()).map_err(|_| {
         anyhow!(
             "key file {} holds a key nomadctx cannot use (supported: RSA 2048 bits or more, ECDSA P-256/P-384, Ed25519); convert it with `openssl pkey -in {} -out cli-key-pkcs8.pem`",
             key_path.display(),
@@ -219,8 +219,9 @@ pub fn check_key_matches(
     })
 }
 
-pub fn private_key_der(key: &Secret) -> Option<PrivateKeyDer<'static>> {
-    PrivateKeyDer::try_from(key.expose().to_vec()).ok()
+/// The key's DER, borrowed: no unzeroized copy of the key is made to learn its kind.
+pub fn private_key_der(key: &Secret) -> Option<PrivateKeyDer<'_>> {
+    PrivateKeyDer::try_from(key.expose()).ok()
 }
 
 /// The key as PEM with the label of its format (PKCS#1, SEC1 or PKCS#8), as Go's
@@ -232,7 +233,7 @@ pub fn key_to_pem(key: &Secret) -> Result<Secret> {
         Some(PrivateKeyDer::Pkcs8(_)) => "PRIVATE KEY",
         _ => bail!("the stored client key is not a private key nomadctx recognises"),
     };
-    Ok(Secret::new(pem_encode(label, key.expose()).into_bytes()))
+    Ok(pem_encode_secret(label, key.expose()))
 }
 
 /// The key as PKCS#8 DER, which PKCS#12 bundles carry: PKCS#1 and SEC1 keys are wrapped with
@@ -309,28 +310,45 @@ pub fn certificates_to_pem(certs: &[CertificateDer<'_>]) -> Vec<u8> {
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> String {
+    String::from_utf8(pem_encode_secret(label, der).expose().to_vec()).unwrap_or_default()
+}
+
+/// PEM into a buffer sized exactly up front: growing it would leave copies of key text in
+/// freed memory that nothing wipes.
+fn pem_encode_secret(label: &str, der: &[u8]) -> Secret {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut b64 = Zeroizing::new(Vec::with_capacity(der.len().div_ceil(3) * 4));
+    let (begin, end) = (
+        format!("-----BEGIN {label}-----\n"),
+        format!("-----END {label}-----\n"),
+    );
+    let b64_len = der.len().div_ceil(3) * 4;
+    let mut out = Vec::with_capacity(begin.len() + b64_len + b64_len.div_ceil(64) + end.len());
+    out.extend_from_slice(begin.as_bytes());
+    let mut column = 0;
     for chunk in der.chunks(3) {
         let n = chunk
             .iter()
             .enumerate()
             .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
-            b64.push(if i <= chunk.len() {
+            out.push(if i <= chunk.len() {
                 ALPHABET[(n >> (18 - 6 * i)) as usize & 63]
             } else {
                 b'='
             });
+            column += 1;
+            if column == 64 {
+                out.push(b'\n');
+                column = 0;
+            }
         }
     }
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push('\n');
+    if column > 0 {
+        out.push(b'\n');
     }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    out.extend_from_slice(end.as_bytes());
+    debug_assert_eq!(out.len(), out.capacity(), "the PEM buffer grew");
+    Secret::new(out)
 }
 
 /// Seconds since the Unix epoch, now.

@@ -297,3 +297,60 @@ sys.exit(4)
         &[],
     );
 }
+
+/// Every readable mapping of a running process that holds one of the needles.
+fn memory_holding(pid: u32, needles: &[&[u8]]) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut found = Vec::new();
+    for line in maps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (range, perms) = (fields[0], fields[1]);
+        let name = fields.get(5).copied().unwrap_or("anonymous");
+        if !perms.starts_with('r') || name.starts_with("[v") {
+            continue;
+        }
+        let (start, end) = range.split_once('-').unwrap();
+        let start = u64::from_str_radix(start, 16).unwrap();
+        let end = u64::from_str_radix(end, 16).unwrap();
+        let mut data = vec![0; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut data).is_err() {
+            continue;
+        }
+        for (i, needle) in needles.iter().enumerate() {
+            if data.windows(needle.len()).any(|w| w == *needle) {
+                found.push(format!("needle {i} in {name} ({perms})"));
+            }
+        }
+    }
+    found
+}
+
+/// While `exec` waits for its command, nomadctx's own memory holds neither the key (it is in
+/// the sealed memfd only) nor the token (the environment block is wiped once the child has
+/// started): the buffers that carried them were zeroized.
+#[test]
+fn exec_wipes_key_and_token_from_its_memory_while_the_command_runs() {
+    let (world, own) = world_with_own_key();
+    let child = exec_running(&world, "echo running; exec sleep 30");
+    let needles: [&[u8]; 3] = [&own.needles[0], &own.needles[1], TOKEN.as_bytes()];
+    let found = memory_holding(child.id(), &needles);
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait_with_output();
+    assert!(found.is_empty(), "nomadctx's memory still holds: {found:?}");
+}
+
+/// The command does not inherit Rust's ignored SIGPIPE: `yes | head -1` ends at once.
+#[test]
+fn exec_gives_the_command_default_signal_dispositions() {
+    let (world, _own) = world_with_own_key();
+    let out = world
+        .program("bash")
+        .args([
+            "-c",
+            "nomadctx exec prod -- yes | head -1; echo \"yes=${PIPESTATUS[0]}\"",
+        ])
+        .succeeds();
+    out.stdout_has("y\nyes=141");
+}

@@ -101,7 +101,7 @@ fn check(app: &App, keychain: &Keychain, name: &str, context: &Context) -> Resul
         .key
         .as_ref()
         .map(|key| {
-            tls::private_key_der(key).ok_or_else(|| {
+            tls::private_key_der(key).map(|der| der.clone_key()).ok_or_else(|| {
                 anyhow!("the client key in the keychain is damaged; store it again with `nomadctx set {name} --cert FILE --key FILE`")
             })
         })

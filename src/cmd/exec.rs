@@ -1,17 +1,19 @@
 //! `nomadctx exec`: run one command in a context and exit with its status.
 
-use std::ffi::{OsStr, OsString};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::errno::Errno;
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::iterator::SignalsInfo;
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::low_level::siginfo::Cause;
+use zeroize::Zeroizing;
 
 use crate::cli::ExecArgs;
 use crate::cmd::{App, Secrets, print};
@@ -128,46 +130,95 @@ impl Run<'_> {
         materials.client_key = key.as_ref().map(|k| k.path().to_owned());
         materials.token = secrets.token_str(name)?;
 
-        let mut command = Command::new(self.path);
-        command.arg0(self.program).args(self.args);
-        for (var, _) in std::env::vars_os() {
-            if var.to_string_lossy().starts_with("NOMAD_") {
-                command.env_remove(&var);
+        // Every NOMAD_* variable of ours is left out, so only the ones the context sets go in.
+        let ours = environment(name, context, &materials);
+        let mut env = Vec::new();
+        for (var, value) in std::env::vars_os() {
+            let inherited = var.to_string_lossy();
+            if !inherited.starts_with("NOMAD_")
+                && !ours.iter().chain(extra).any(|(v, _)| *v == inherited)
+            {
+                env.push(EnvEntry::new(var.as_bytes(), value.as_bytes())?);
             }
         }
-        // Every NOMAD_* variable is gone by now, so only the ones the context sets are added.
-        for (var, value) in environment(name, context, &materials).iter().chain(extra) {
-            match value {
-                Some(value) => command.env(var, value.as_str()),
-                None => command.env_remove(var),
-            };
+        for (var, value) in ours.iter().chain(extra) {
+            if let Some(value) = value {
+                env.push(EnvEntry::new(var.as_bytes(), value.as_bytes())?);
+            }
         }
+        drop(ours);
         drop(secrets);
-        let code = supervise(command, self.program)?;
+        let mut argv = vec![c_string(self.program.as_bytes())?];
+        for arg in self.args {
+            argv.push(c_string(arg.as_bytes())?);
+        }
+        let code = supervise(self.path, &argv, env, self.program)?;
         // The key stays readable until the command (and whatever it waited for) has finished.
         drop(key);
         Ok(code)
     }
 }
 
-/// Runs the child, forwarding signals sent to nomadctx, and returns its exit code (128+N
-/// when signal N killed it).
-fn supervise(mut command: Command, program: &OsStr) -> Result<u8> {
+/// One `NAME=value` of the child's environment, NUL-terminated, in a buffer that is wiped
+/// when dropped: the token is among them, and std's `Command` would keep unwiped copies.
+struct EnvEntry(Zeroizing<Vec<u8>>);
+
+impl EnvEntry {
+    fn new(var: &[u8], value: &[u8]) -> Result<Self> {
+        if var.contains(&0) || value.contains(&0) {
+            bail!("an environment variable holds a NUL byte");
+        }
+        let mut entry = Zeroizing::new(Vec::with_capacity(var.len() + value.len() + 2));
+        entry.extend_from_slice(var);
+        entry.push(b'=');
+        entry.extend_from_slice(value);
+        entry.push(0);
+        Ok(Self(entry))
+    }
+}
+
+impl AsRef<CStr> for EnvEntry {
+    fn as_ref(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.0).expect("checked for NUL bytes in EnvEntry::new")
+    }
+}
+
+fn c_string(bytes: &[u8]) -> Result<CString> {
+    CString::new(bytes).context("an argument holds a NUL byte")
+}
+
+/// Starts the child with posix_spawn (signal dispositions reset to default, so it does not
+/// inherit Rust's ignored SIGPIPE, and an empty signal mask), wipes the environment block,
+/// forwards signals sent to nomadctx, and returns the exit code (128+N when signal N killed
+/// it).
+fn supervise(path: &Path, argv: &[CString], env: Vec<EnvEntry>, program: &OsStr) -> Result<u8> {
     let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])
         .context("could not set up signal forwarding")?;
     let handle = signals.handle();
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            eprintln!("nomadctx: could not run {program:?}: {e}");
-            return Ok(if e.kind() == std::io::ErrorKind::PermissionDenied {
+    let mut attr = PosixSpawnAttr::init().context("could not prepare to start the command")?;
+    attr.set_sigdefault(&SigSet::all())
+        .and_then(|()| attr.set_sigmask(&SigSet::empty()))
+        .and_then(|()| {
+            attr.set_flags(
+                PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK,
+            )
+        })
+        .context("could not prepare to start the command")?;
+    let actions =
+        PosixSpawnFileActions::init().context("could not prepare to start the command")?;
+    let spawned = posix_spawn(path, &actions, &attr, argv, &env);
+    drop(env);
+    let pid = match spawned {
+        Ok(pid) => pid,
+        Err(errno) => {
+            eprintln!("nomadctx: could not run {program:?}: {}", errno.desc());
+            return Ok(if errno == Errno::EACCES {
                 NOT_EXECUTABLE
             } else {
                 NOT_FOUND
             });
         }
     };
-    let pid = Pid::from_raw(child.id() as i32);
     let forwarder = std::thread::spawn(move || {
         for origin in signals.forever() {
             // A terminal's Ctrl-C, Ctrl-\ or hang-up comes from the kernel to the whole
@@ -180,12 +231,18 @@ fn supervise(mut command: Command, program: &OsStr) -> Result<u8> {
             }
         }
     });
-    let status = child.wait().context("could not wait for the command")?;
+    let status = loop {
+        match waitpid(pid, None) {
+            Err(Errno::EINTR) => continue,
+            Ok(WaitStatus::Exited(_, code)) => break code as u8,
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                break 128u8.saturating_add(signal as i32 as u8);
+            }
+            Ok(_) => continue,
+            Err(e) => return Err(e).context("could not wait for the command"),
+        }
+    };
     handle.close();
     let _ = forwarder.join();
-    Ok(match (status.code(), status.signal()) {
-        (Some(code), _) => code as u8,
-        (None, Some(signal)) => 128u8.saturating_add(signal as u8),
-        (None, None) => 1,
-    })
+    Ok(status)
 }
