@@ -325,3 +325,40 @@ fn doctor_puts_a_missing_key_back_from_an_orphan_that_fits() {
     world.cmd().args(["exec", "new", "--", "true"]).succeeds();
     doctor_is_happy(&world);
 }
+
+/// The kernel keyring cannot list its items, so doctor finds what a killed `add` left there
+/// through the journal of unfinished changes.
+#[test]
+fn doctor_finds_orphans_in_the_kernel_keyring_through_the_journal() {
+    harness::require_tool("keyctl", "keyutils");
+    let world = World::new();
+    let id = pki().identity("ec");
+    // One kernel session keyring for the whole story, as a login session would have.
+    let script = format!(
+        "NOMADCTX_PAUSE_AT=files-written timeout -s KILL 3 nomadctx add ku --address https://127.0.0.1:4646 --cert '{}' --key '{}' 2>/dev/null
+echo \"killed=$?\"
+echo \"items=$(keyctl show @s | grep -c 'ku/client-key@nomadctx')\"
+nomadctx doctor; echo \"doctor=$?\"
+nomadctx doctor --repair; echo \"repair=$?\"
+echo \"items=$(keyctl show @s | grep -c 'ku/client-key@nomadctx')\"
+nomadctx doctor; echo \"after=$?\"",
+        id.cert.display(),
+        id.key.display()
+    );
+    let out = world
+        .program("keyctl")
+        .args(["session", "-", "bash", "-c", &script])
+        .env("NOMADCTX_KEYCHAIN", "keyutils")
+        .output();
+    let stdout = out.stdout_text();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{stdout}\n{}", out.stderr_text());
+    assert_eq!(lines[0], "killed=137");
+    assert_ne!(
+        lines[1], "items=0",
+        "the killed add stored no key: {stdout}"
+    );
+    assert_eq!(lines[2..], ["doctor=1", "repair=0", "items=0", "after=0"]);
+    out.stderr_has("keychain item nomadctx/ku/client-key belongs to no context")
+        .stderr_has("kernel keyring");
+}
