@@ -9,7 +9,8 @@ use anyhow::Result;
 use crate::cli::{InitArgs, InitShell};
 use crate::cmd::print;
 
-const BASH: &str = r#"# nomadctx shell integration, from `eval "$(nomadctx init bash)"` in ~/.bashrc:
+/// bash and zsh share one function; SHELL and RC are filled in by [`run`].
+const BASH_OR_ZSH: &str = r#"# nomadctx shell integration, from `eval "$(nomadctx init SHELL)"` in RC:
 # `nomadctx use NAME`, `nomadctx use -` and `nomadctx use --unset` change this shell.
 nomadctx() {
     if [ "${1-}" = use ]; then
@@ -17,23 +18,7 @@ nomadctx() {
         for arg in "$@"; do
             case $arg in -h | --help | -V | --version) command nomadctx "$@"; return ;; esac
         done
-        statements="$(command nomadctx "$@" --shell bash)" || return
-        eval "$statements"
-    else
-        command nomadctx "$@"
-    fi
-}
-"#;
-
-const ZSH: &str = r#"# nomadctx shell integration, from `eval "$(nomadctx init zsh)"` in ~/.zshrc:
-# `nomadctx use NAME`, `nomadctx use -` and `nomadctx use --unset` change this shell.
-nomadctx() {
-    if [[ "${1-}" == use ]]; then
-        local arg statements
-        for arg in "$@"; do
-            case $arg in -h | --help | -V | --version) command nomadctx "$@"; return ;; esac
-        done
-        statements="$(command nomadctx "$@" --shell zsh)" || return
+        statements="$(command nomadctx "$@" --shell SHELL)" || return
         eval "$statements"
     else
         command nomadctx "$@"
@@ -83,11 +68,12 @@ use_nomadctx() {
 "#;
 
 pub fn run(args: InitArgs) -> Result<()> {
-    print(match args.shell {
-        InitShell::Bash => BASH,
-        InitShell::Zsh => ZSH,
-        InitShell::Fish => FISH,
-        InitShell::Powershell => POWERSHELL,
-        InitShell::Direnv => DIRENV,
+    let posix = |shell: &str, rc: &str| BASH_OR_ZSH.replace("SHELL", shell).replace("RC", rc);
+    print(&match args.shell {
+        InitShell::Bash => posix("bash", "~/.bashrc"),
+        InitShell::Zsh => posix("zsh", "~/.zshrc"),
+        InitShell::Fish => FISH.to_owned(),
+        InitShell::Powershell => POWERSHELL.to_owned(),
+        InitShell::Direnv => DIRENV.to_owned(),
     })
 }
