@@ -138,6 +138,12 @@ pub const NOMAD_VARS: [&str; 11] = [
     "NOMAD_TOKEN",
 ];
 
+/// An environment variable that is set to something: an empty value counts as unset, as
+/// shells treat `VAR=` in practice.
+pub fn non_empty_env(var: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(var).filter(|v| !v.is_empty())
+}
+
 /// The variable through which prompts and `exec` without a name learn the context.
 pub const CONTEXT_VAR: &str = "NOMADCTX_CONTEXT";
 

@@ -225,8 +225,8 @@ impl Keychain {
     /// backend can list them: the Secret Service can; the kernel keyring cannot, and `None`
     /// sends `doctor` to the store's journal instead.
     pub fn accounts(&self) -> Result<Option<Vec<String>>> {
-        const ANY: &str = "*";
-        let store = self.store(ANY, Item::ClientKey)?;
+        // Connection errors name an account; "*" stands for all of them.
+        let store = self.store("*", Item::ClientKey)?;
         let found = self.bounded(move || {
             let entries = store.search(&HashMap::from([("service", SERVICE)]))?;
             Ok(entries
@@ -239,7 +239,18 @@ impl Keychain {
         match found {
             Ok(accounts) => Ok(Some(accounts)),
             Err(Failure::Keyring(KeyringError::NotSupportedByStore(_))) => Ok(None),
-            Err(failure) => Err(self.explain(ANY, Item::ClientKey, "list", failure)),
+            Err(Failure::TimedOut) => Err(anyhow!(
+                "could not list nomadctx's items in {}: no answer within {:.0} seconds; {}",
+                self.backend.describe(),
+                self.timeout.as_secs_f64(),
+                self.backend.remedy()
+            )),
+            Err(Failure::Keyring(err)) => Err(anyhow!(
+                "could not list nomadctx's items in {}: {}; {}",
+                self.backend.describe(),
+                describe_error(&err),
+                self.backend.remedy()
+            )),
         }
     }
 

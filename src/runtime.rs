@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
+use crate::context::non_empty_env;
 use crate::secret::Secret;
 use crate::store::create_private_dir;
 
@@ -31,10 +32,6 @@ pub fn runtime_dir() -> Result<PathBuf> {
     create_private_dir(&dir)?;
     check_private(&dir, "the nomadctx runtime directory", 0o077)?;
     Ok(dir)
-}
-
-fn non_empty_env(var: &str) -> Option<std::ffi::OsString> {
-    std::env::var_os(var).filter(|v| !v.is_empty())
 }
 
 /// Refuses a directory that is a symlink, owned by another user, or has any of

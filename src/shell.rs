@@ -20,6 +20,18 @@ pub enum Shell {
 }
 
 impl Shell {
+    /// The name `--shell` and `init` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bash => "bash",
+            Self::Zsh => "zsh",
+            Self::Sh => "sh",
+            Self::Fish => "fish",
+            Self::Powershell => "powershell",
+            Self::Nu => "nu",
+        }
+    }
+
     /// The shell named by `$SHELL` (its last path component).
     pub fn detect() -> Result<Self> {
         let var = std::env::var_os("SHELL").unwrap_or_default();

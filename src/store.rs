@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::context::{Context, validate_name};
+use crate::context::{Context, non_empty_env, validate_name};
 use crate::keychain::Backend;
 
 /// The journal of contexts whose change may not have completed (see [`Store::begin`]).
@@ -68,7 +68,7 @@ impl Store {
     }
 
     pub fn from_env() -> Result<Self> {
-        if let Some(dir) = std::env::var_os("NOMADCTX_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        if let Some(dir) = non_empty_env("NOMADCTX_CONFIG_DIR") {
             // Certificate paths end up in NOMAD_* variables, so they must not depend on the
             // directory the command happened to run in.
             let dir = std::path::absolute(PathBuf::from(dir))
@@ -77,8 +77,10 @@ impl Store {
         }
         // Without HOME the platform would fall back to the passwd entry's home directory,
         // which under sudo, cron or a container is rarely the one meant.
-        let unset = |var: &str| std::env::var_os(var).is_none_or(|v| v.is_empty());
-        if cfg!(unix) && unset("HOME") && unset("XDG_CONFIG_HOME") {
+        if cfg!(unix)
+            && non_empty_env("HOME").is_none()
+            && non_empty_env("XDG_CONFIG_HOME").is_none()
+        {
             bail!(
                 "HOME is not set, so nomadctx cannot tell where your config is; set HOME, or NOMADCTX_CONFIG_DIR to the config directory"
             );

@@ -432,6 +432,8 @@ fn use_refuses_to_print_secrets_to_a_terminal() {
         .output();
     let text = out.stdout_text();
     assert!(text.contains("eval \"$(nomadctx use prod)\""), "{text}");
+    // The shell from $SHELL is the one `init` is suggested for.
+    assert!(text.contains("`nomadctx init bash`"), "{text}");
     assert!(!text.contains("tok-secret-42"), "{text}");
 }
 

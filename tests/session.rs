@@ -225,7 +225,7 @@ fn use_dash_without_a_previous_context_says_so() {
         .args(["use", "-"])
         .env("NOMADCTX_PREVIOUS", "gone")
         .fails()
-        .stderr_has("no context named \"gone\"")
+        .stderr_has("the previous context \"gone\" (from NOMADCTX_PREVIOUS) no longer exists")
         .stderr_has("prod-eu, prod-us, staging");
 }
 

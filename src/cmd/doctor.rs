@@ -98,13 +98,17 @@ fn find_problems(
         }
     }
 
-    // Items to look at: everything the keychain lists, else what the journal names.
-    let accounts: BTreeSet<String> = match keychain.accounts()? {
-        Some(accounts) => accounts.into_iter().collect(),
-        None => pending
-            .iter()
-            .flat_map(|name| Item::ALL.map(|item| account(name, item)))
-            .collect(),
+    // Items to look at: everything the keychain lists, else what the journal names, which
+    // may not exist and are asked for one by one.
+    let (accounts, listed): (BTreeSet<String>, bool) = match keychain.accounts()? {
+        Some(accounts) => (accounts.into_iter().collect(), true),
+        None => (
+            pending
+                .iter()
+                .flat_map(|name| Item::ALL.map(|item| account(name, item)))
+                .collect(),
+            false,
+        ),
     };
     for account in &accounts {
         let Some((name, item)) = Item::parse_account(account) else {
@@ -114,7 +118,7 @@ fn find_problems(
             Item::ClientKey => ctx.client_cert,
             Item::Token => ctx.token,
         });
-        if !used && keychain.get(name, item)?.is_some() {
+        if !used && (listed || keychain.get(name, item)?.is_some()) {
             problems.push(Problem::OrphanItem(name.to_owned(), item));
         }
     }

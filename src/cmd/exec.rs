@@ -166,7 +166,10 @@ struct EnvEntry(Zeroizing<Vec<u8>>);
 impl EnvEntry {
     fn new(var: &[u8], value: &[u8]) -> Result<Self> {
         if var.contains(&0) || value.contains(&0) {
-            bail!("an environment variable holds a NUL byte");
+            bail!(
+                "the environment variable {} holds a NUL byte",
+                String::from_utf8_lossy(var)
+            );
         }
         let mut entry = Zeroizing::new(Vec::with_capacity(var.len() + value.len() + 2));
         entry.extend_from_slice(var);

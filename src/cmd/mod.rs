@@ -25,7 +25,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, anyhow};
 
 use crate::cli::{Cli, Command};
-use crate::context::{CONTEXT_VAR, Context, Materials};
+use crate::context::{CONTEXT_VAR, Context, Materials, non_empty_env};
 use crate::keychain::{Backend, Item, Keychain};
 use crate::secret::Secret;
 use crate::store::{Config, Store};
@@ -111,7 +111,7 @@ impl App {
         if let Some(flag) = &self.context_flag {
             return Some((flag.clone(), Source::Flag));
         }
-        if let Some(env) = std::env::var(CONTEXT_VAR).ok().filter(|v| !v.is_empty()) {
+        if let Some(env) = non_empty_env(CONTEXT_VAR).and_then(|v| v.into_string().ok()) {
             return Some((env, Source::Environment));
         }
         config.default.clone().map(|d| (d, Source::Default))

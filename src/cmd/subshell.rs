@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use crate::cli::ShellArgs;
 use crate::cmd::App;
 use crate::cmd::exec::Run;
-use crate::context::SHELL_VAR;
+use crate::context::{SHELL_VAR, non_empty_env};
 
 /// Used when $SHELL is unset or empty.
 const FALLBACK_SHELL: &str = "/bin/sh";
@@ -16,7 +16,7 @@ const FALLBACK_SHELL: &str = "/bin/sh";
 pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
     let config = app.store.load()?;
     let (name, _) = app.resolve(&config, args.name.as_deref())?;
-    if let Some(outer) = std::env::var_os(SHELL_VAR).filter(|v| !v.is_empty())
+    if let Some(outer) = non_empty_env(SHELL_VAR)
         && !args.force
     {
         bail!(
@@ -24,9 +24,7 @@ pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
             outer.to_string_lossy()
         );
     }
-    let program = std::env::var_os("SHELL")
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| OsString::from(FALLBACK_SHELL));
+    let program = non_empty_env("SHELL").unwrap_or_else(|| OsString::from(FALLBACK_SHELL));
     let Ok(path) = which::which(&program) else {
         bail!(
             "cannot start the shell {:?} from $SHELL for context {name:?}; set SHELL to a shell on your PATH",

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::UseArgs;
 use crate::cmd::{App, Secrets, print, warn};
-use crate::context::{CONTEXT_VAR, EnvVar, NOMAD_VARS, PREVIOUS_VAR, environment};
+use crate::context::{CONTEXT_VAR, EnvVar, NOMAD_VARS, PREVIOUS_VAR, environment, non_empty_env};
 use crate::runtime;
 use crate::shell::{Shell, render};
 use crate::{picker, store::Config};
@@ -28,13 +28,20 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
     };
     if std::io::stdout().is_terminal() {
         let target = args.name.as_deref().unwrap_or("NAME");
+        let init = match shell {
+            Shell::Bash | Shell::Zsh | Shell::Fish | Shell::Powershell => format!(
+                ", or set up `nomadctx init {}` once (see `nomadctx init --help`) and run plain `nomadctx use {target}`",
+                shell.name()
+            ),
+            Shell::Sh | Shell::Nu => String::new(),
+        };
         bail!(
-            "`use` prints shell code for your shell to run; run it as: eval \"$(nomadctx use {target})\", or once `eval \"$(nomadctx init bash)\"` (zsh, fish: see `nomadctx init --help`) and then plain `nomadctx use {target}`"
+            "`use` prints shell code for your shell to run; run it as: eval \"$(nomadctx use {target})\"{init}"
         );
     }
     // The key file of the context this shell used before, if `use` wrote it.
     let previous_key = std::env::var_os("NOMAD_CLIENT_KEY").map(PathBuf::from);
-    let current = non_empty_env(CONTEXT_VAR);
+    let current = env_string(CONTEXT_VAR);
 
     if args.unset {
         let mut vars: Vec<EnvVar> = NOMAD_VARS
@@ -52,11 +59,7 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
 
     let config = app.store.load()?;
     let name = match args.name.as_deref() {
-        Some(PREVIOUS) => non_empty_env(PREVIOUS_VAR).ok_or_else(|| {
-            anyhow!(
-                "this shell has no previous context: `nomadctx use -` goes back to the one in use before the last `nomadctx use NAME`"
-            )
-        })?,
+        Some(PREVIOUS) => previous(&config)?,
         Some(name) => name.to_owned(),
         None => pick(&config, current.as_deref())?,
     };
@@ -96,18 +99,36 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
 /// `eval` does not run it, and an error.
 fn pick(config: &Config, current: Option<&str>) -> Result<String> {
     if !std::io::stdin().is_terminal() {
+        if config.contexts.is_empty() {
+            bail!("{}", config.known_names());
+        }
         let names: String = config.contexts.keys().map(|n| format!("  {n}\n")).collect();
         eprint!("{names}");
         bail!(
-            "no context given and no terminal to pick one on; name one: `nomadctx use NAME`; {}",
-            config.known_names()
+            "no context given and no terminal to pick one on; name one of the above: `nomadctx use NAME`"
         );
     }
     picker::pick(config, current)
 }
 
-fn non_empty_env(var: &str) -> Option<String> {
-    std::env::var(var).ok().filter(|v| !v.is_empty())
+/// The context `use -` means: the one this shell used before, if it still exists.
+fn previous(config: &Config) -> Result<String> {
+    let name = env_string(PREVIOUS_VAR).ok_or_else(|| {
+        anyhow!(
+            "this shell has no previous context: `nomadctx use -` goes back to the one in use before the last `nomadctx use NAME`"
+        )
+    })?;
+    if !config.contexts.contains_key(&name) {
+        bail!(
+            "the previous context {name:?} (from {PREVIOUS_VAR}) no longer exists; {}",
+            config.known_names()
+        );
+    }
+    Ok(name)
+}
+
+fn env_string(var: &str) -> Option<String> {
+    non_empty_env(var).and_then(|v| v.into_string().ok())
 }
 
 fn remove_previous(previous_key: Option<PathBuf>) -> Result<()> {
