@@ -9,24 +9,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-200}
-# The kernel keyring backend keeps keys in the session keyring: give the run one of its own.
-if [ -z "${NOMADCTX_BENCH_SESSION:-}" ]; then
-  command -v keyctl >/dev/null || { echo "benches: keyctl is missing (Debian: keyutils)" >&2; exit 1; }
-  exec keyctl session - env NOMADCTX_BENCH_SESSION=1 bash "$0" "$@"
-fi
-
-for tool in hyperfine dbus-daemon gnome-keyring-daemon secret-tool openssl keyctl direnv; do
+for tool in hyperfine dbus-daemon gnome-keyring-daemon secret-tool openssl keyctl unshare direnv; do
   command -v "$tool" >/dev/null || { echo "benches: $tool is missing (see the header for packages)" >&2; exit 1; }
 done
-cargo build --release --locked -q
+# The kernel keyring backend writes to the session and the persistent keyring, which the
+# kernel keeps per user: run in a user namespace of our own, with a new session keyring,
+# so that the user's own kernel keyrings are out of reach.
+if [ -z "${NOMADCTX_BENCH_SANDBOX:-}" ]; then
+  cargo build --release --locked -q
+  exec unshare --user --map-current-user keyctl session - \
+    env NOMADCTX_BENCH_SANDBOX=1 bash "$0" "$@"
+fi
 bin=$PWD/target/release/nomadctx
 versions="$(hyperfine --version); $(rustc --version)"
 
 work=$(mktemp -d /tmp/nomadctx-bench.XXXXXX)
-bus_pid=
+# shellcheck source=tests/support/secret-service.sh
+. tests/support/secret-service.sh
 cleanup() {
-  [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
-  pkill -u "$(id -u)" -f "gnome-keyring-daemon.*$work" 2>/dev/null || true
+  stop_secret_service
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -36,11 +37,8 @@ mkdir -p -m 700 "$HOME" "$XDG_RUNTIME_DIR"
 unset NOMADCTX_CONTEXT NOMADCTX_PREVIOUS NOMADCTX_KEYCHAIN NOMADCTX_RUNTIME_DIR
 for var in $(env | grep -o '^NOMAD_[A-Z_]*' || true); do unset "$var"; done
 
-# A private session bus and an unlocked login keyring on it.
-read -r DBUS_SESSION_BUS_ADDRESS bus_pid < <(dbus-daemon --session --fork --print-address=1 --print-pid=1 | paste -sd' ')
-export DBUS_SESSION_BUS_ADDRESS
-printf %s bench-password | gnome-keyring-daemon --unlock --components=secrets --daemonize >/dev/null
-until [ -e "$HOME/.local/share/keyrings/login.keyring" ]; do sleep 0.05; done
+# A private session bus and an unlocked login keyring on it, stopped by the cleanup.
+start_secret_service "$work/secret-service" bench-password
 
 # A CA and a CLI certificate, as the Nomad mTLS guide makes them.
 pki=$work/pki
@@ -76,7 +74,7 @@ for n in 1 100 1000; do
 done
 
 # Today's ways: direnv with the guide's four exports, and a script that reads the key with
-# secret-tool into a temp file and execs (leaving the file behind, as such scripts do).
+# secret-tool into a temp file, runs the command and removes the file.
 mkdir -p "$work/envrc"
 cat > "$work/envrc/.envrc" <<ENVRC
 export NOMAD_ADDR=$addr
@@ -90,9 +88,10 @@ cat > "$work/with-secret-tool" <<SCRIPT
 #!/bin/sh
 set -e
 key=\$(mktemp)
+trap 'rm -f "\$key"' EXIT
 secret-tool lookup tool bench-nomad-key > "\$key"
 export NOMAD_ADDR=$addr NOMAD_CACERT=$pki/nomad-ca.pem NOMAD_CLIENT_CERT=$pki/cli.pem NOMAD_CLIENT_KEY=\$key
-exec "\$@"
+"\$@"
 SCRIPT
 chmod +x "$work/with-secret-tool"
 

@@ -180,9 +180,13 @@ pub enum Command {
     /// Example: eval "$(nomadctx init bash)"
     Init(InitArgs),
 
-    /// Write man pages for nomadctx and each subcommand into DIR.
+    /// Install man pages for nomadctx and each subcommand.
     ///
-    /// Example: nomadctx man ~/.local/share/man/man1
+    /// Without DIR they go next to the binary, in BIN/../share/man/man1 (for `cargo install`,
+    /// ~/.cargo/share/man/man1), where `man` looks for every directory on PATH, so that
+    /// `man nomadctx-use` works with no MANPATH set.
+    ///
+    /// Example: nomadctx man
     Man(ManArgs),
 }
 
@@ -440,8 +444,8 @@ pub enum InitShell {
 
 #[derive(Debug, Args)]
 pub struct ManArgs {
-    /// Directory to write the pages into (created if missing).
-    pub dir: PathBuf,
+    /// Directory to write the pages into (created if missing) [default: BIN/../share/man/man1].
+    pub dir: Option<PathBuf>,
 }
 
 /// Completes context names from the config file; never touches the keychain.

@@ -354,10 +354,11 @@ fn rsa_4096_and_ec_p256_keys_both_work() {
 
 #[test]
 fn keyutils_backend_when_asked_for() {
-    harness::require_tool("keyctl", "keyutils");
+    harness::require_tool("keyctl");
     let world = World::new();
     let id = pki().identity("ec");
-    // One kernel session keyring for the whole story, as a login session would have.
+    // One kernel session keyring for the whole story, as a login session would have, in
+    // a user namespace so that the user's own persistent keyring is out of reach.
     let script = format!(
         "set -e
 nomadctx add ku --address https://127.0.0.1:4646 --cert '{}' --key '{}'
@@ -368,8 +369,8 @@ nomadctx remove ku",
         id.key.display()
     );
     let out = world
-        .program("keyctl")
-        .args(["session", "-", "bash", "-c", &script])
+        .in_private_keyrings("bash")
+        .args(["-c", &script])
         .env("NOMADCTX_KEYCHAIN", "keyutils")
         .succeeds();
     assert_eq!(squash(&out.stdout), squash(&id.key_pem()));

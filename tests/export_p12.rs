@@ -8,7 +8,7 @@ use harness::{OutputExt, World, add_with, pki, require_tool, squash};
 
 #[test]
 fn the_bundle_imports_into_openssl_and_nss() {
-    require_tool("pk12util", "libnss3-tools");
+    require_tool("pk12util");
     let world = World::new();
     for (name, traditional) in [("ec", false), ("rsa", false), ("ec", true), ("rsa", true)] {
         let mut id = pki().identity(name);

@@ -244,7 +244,7 @@ fn ca_directories_and_bundles_with_several_cas() {
 /// against a server using the guide's own server certificate.
 #[test]
 fn the_guides_cfssl_commands_verbatim() {
-    harness::require_tool("cfssl", "golang-cfssl");
+    harness::require_tool("cfssl");
     let world = World::new();
     let dir = world.tmp.path().join("nomad_certs");
     std::fs::create_dir_all(&dir).unwrap();

@@ -13,7 +13,7 @@ use harness::{OutputExt, Server, World, add_with, pki, require_tool};
 fn nomadapi() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        require_tool("go", "golang-go");
+        require_tool("go");
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         let out = dir.join("nomadapi");
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/nomadapi.go");

@@ -330,10 +330,11 @@ fn doctor_puts_a_missing_key_back_from_an_orphan_that_fits() {
 /// through the journal of unfinished changes.
 #[test]
 fn doctor_finds_orphans_in_the_kernel_keyring_through_the_journal() {
-    harness::require_tool("keyctl", "keyutils");
+    harness::require_tool("keyctl");
     let world = World::new();
     let id = pki().identity("ec");
-    // One kernel session keyring for the whole story, as a login session would have.
+    // One kernel session keyring for the whole story, as a login session would have, in
+    // a user namespace so that the user's own persistent keyring is out of reach.
     let script = format!(
         "NOMADCTX_PAUSE_AT=files-written timeout -s KILL 3 nomadctx add ku --address https://127.0.0.1:4646 --cert '{}' --key '{}' 2>/dev/null
 echo \"killed=$?\"
@@ -346,8 +347,8 @@ nomadctx doctor; echo \"after=$?\"",
         id.key.display()
     );
     let out = world
-        .program("keyctl")
-        .args(["session", "-", "bash", "-c", &script])
+        .in_private_keyrings("bash")
+        .args(["-c", &script])
         .env("NOMADCTX_KEYCHAIN", "keyutils")
         .output();
     let stdout = out.stdout_text();

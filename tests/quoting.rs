@@ -130,8 +130,8 @@ fn evaluated(world: &World, shell: &str, script: &str) -> Vec<BTreeMap<String, S
 
 #[test]
 fn random_hostile_values_survive_eval_in_bash_zsh_and_fish_byte_for_byte() {
-    require_tool("zsh", "zsh");
-    require_tool("fish", "fish");
+    require_tool("zsh");
+    require_tool("fish");
     let world = World::new();
     let id = pki().identity("ec");
     let cases = cases();

@@ -98,7 +98,7 @@ fn bash_completes_switches_goes_back_and_shows_the_context_in_the_prompt() {
 
 #[test]
 fn zsh_completes_switches_goes_back_and_shows_the_context_in_the_prompt() {
-    require_tool("zsh", "zsh");
+    require_tool("zsh");
     let world = three_contexts();
     write(
         &world.home.join(".zshrc"),
@@ -118,7 +118,7 @@ fn zsh_completes_switches_goes_back_and_shows_the_context_in_the_prompt() {
 
 #[test]
 fn fish_completes_switches_goes_back_and_shows_the_context_in_the_prompt() {
-    require_tool("fish", "fish");
+    require_tool("fish");
     let world = three_contexts();
     let config = world.home.join(".config");
     write(
@@ -177,7 +177,7 @@ fn use_without_a_name_offers_a_numbered_menu_on_a_terminal() {
 
 #[test]
 fn use_without_a_name_uses_fzf_when_it_is_installed() {
-    require_tool("fzf", "fzf");
+    require_tool("fzf");
     let world = three_contexts();
     bash_with_init(&world);
     world.terminal(
@@ -377,7 +377,7 @@ const CONTEXT_POSITIONS: &[&str] = &[
 /// the config file only.
 #[test]
 fn context_names_complete_everywhere_in_bash_and_fish_without_the_keychain() {
-    require_tool("fish", "fish");
+    require_tool("fish");
     let world = three_contexts();
     let no_bus = [("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")];
     for line in CONTEXT_POSITIONS {
@@ -425,17 +425,27 @@ fn context_names_complete_everywhere_in_bash_and_fish_without_the_keychain() {
     );
 }
 
-/// The man pages a user installs answer the questions the README sends them to.
+/// The man pages a user installs answer the questions the README sends them to, found by
+/// `man` with no MANPATH after `cargo install` and `nomadctx man`, as the README sets up.
 #[test]
 fn man_nomadctx_use_explains_switching_back_and_init() {
-    require_tool("man", "man-db");
+    require_tool("man");
     let world = World::without_keychain();
-    let man1 = world.home.join(".local/share/man/man1");
-    world.cmd().arg("man").arg(&man1).succeeds();
+    // Where `cargo install` puts the binary; only this copy is on PATH.
+    let bin = world.home.join(".cargo/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(harness::BIN, bin.join("nomadctx")).unwrap();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    world
+        .program(bin.join("nomadctx"))
+        .arg("man")
+        .env("PATH", &path)
+        .succeeds()
+        .stderr_has(".cargo/share/man/man1");
     let page = world
         .program("man")
         .arg("nomadctx-use")
-        .env("MANPATH", world.home.join(".local/share/man"))
+        .env("PATH", &path)
         .env("MANWIDTH", "100")
         .env("MAN_KEEP_FORMATTING", "")
         .succeeds()
@@ -458,8 +468,8 @@ fn man_nomadctx_use_explains_switching_back_and_init() {
 /// command's page carries an example.
 #[test]
 fn committed_man_pages_render_cleanly_with_examples() {
-    require_tool("mandoc", "mandoc");
-    require_tool("man", "man-db");
+    require_tool("mandoc");
+    require_tool("man");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
     let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -506,7 +516,7 @@ fn committed_man_pages_render_cleanly_with_examples() {
 /// reuses one key file instead of leaving one per `cd`.
 #[test]
 fn direnv_loads_a_context_with_use_nomadctx_and_with_eval() {
-    require_tool("direnv", "direnv");
+    require_tool("direnv");
     let world = three_contexts();
     let lib = world.home.join(".config/direnv/lib/use_nomadctx.sh");
     let function = world.cmd().args(["init", "direnv"]).succeeds().stdout;

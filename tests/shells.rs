@@ -96,7 +96,7 @@ fn assert_prod(world: &World, env: &BTreeMap<String, String>, how: &str) {
 
 #[test]
 fn bash_and_zsh_give_the_same_result_for_quoted_and_unquoted_eval() {
-    require_tool("zsh", "zsh");
+    require_tool("zsh");
     let world = hostile_world();
     for shell in ["bash", "zsh"] {
         let quoted = env_after(&world, shell, "eval \"$(nomadctx use prod)\"");
@@ -121,7 +121,7 @@ fn posix_sh_with_quoted_eval() {
 
 #[test]
 fn fish_with_eval_and_source() {
-    require_tool("fish", "fish");
+    require_tool("fish");
     let world = hostile_world();
     let evaluated = env_after(&world, "fish", "eval (nomadctx use prod)");
     assert_prod(&world, &evaluated, "fish eval");
@@ -131,7 +131,7 @@ fn fish_with_eval_and_source() {
 
 #[test]
 fn unset_clears_everything_and_removes_the_key_file() {
-    require_tool("zsh", "zsh");
+    require_tool("zsh");
     let world = hostile_world();
     for shell in ["bash", "zsh"] {
         let env = env_after(

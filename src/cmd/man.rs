@@ -1,6 +1,6 @@
 //! `nomadctx man`: man pages generated from the clap definition, one per subcommand.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
@@ -15,8 +15,11 @@ const DATE: &str = "2026-11-23";
 const MAX_LINE: usize = 80;
 
 pub fn run(args: ManArgs) -> Result<()> {
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("could not create {}", args.dir.display()))?;
+    let dir = match args.dir {
+        Some(dir) => dir,
+        None => beside_the_binary()?,
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let mut root = Cli::command().disable_help_subcommand(true);
     root.build();
     let version = root.get_version().unwrap_or_default().to_owned();
@@ -35,9 +38,21 @@ pub fn run(args: ManArgs) -> Result<()> {
         let mut roff = Vec::new();
         man.render(&mut roff)
             .with_context(|| format!("could not render the page for {name}"))?;
-        write_page(&args.dir.join(format!("{name}.1")), &tidy(&roff))?;
+        write_page(&dir.join(format!("{name}.1")), &tidy(&roff))?;
     }
+    eprintln!("nomadctx: man pages written to {}", dir.display());
     Ok(())
+}
+
+/// BIN/../share/man/man1: man-db and mandoc look in DIR/../share/man for each DIR on PATH,
+/// so pages there are found wherever the binary was installed (~/.cargo/bin, /usr/local/bin).
+fn beside_the_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("could not find where nomadctx is installed")?;
+    let prefix = exe
+        .parent()
+        .and_then(Path::parent)
+        .with_context(|| format!("{} has no parent directory; pass DIR", exe.display()))?;
+    Ok(prefix.join("share/man/man1"))
 }
 
 fn write_page(path: &Path, text: &str) -> Result<()> {

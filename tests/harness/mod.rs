@@ -14,28 +14,44 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_nomadctx");
 
-/// Fails loudly when a tool the tests need is missing, naming the package.
-pub fn require_tool(tool: &str, package: &str) -> PathBuf {
-    which(tool).unwrap_or_else(|| {
-        panic!("{tool} is not installed; install the Debian package {package} (.ci/run does)")
-    })
+/// Every tool the suite drives, with its Debian package: tests/required-tools.txt, which
+/// tests/run.sh installs from.
+const REQUIRED_TOOLS: &str = include_str!("../required-tools.txt");
+
+/// Panics, naming every missing tool and its package at once, when any tool the suite needs
+/// is not installed; then returns the path of `tool`.
+pub fn require_tool(tool: &str) -> PathBuf {
+    static MISSING: OnceLock<Vec<String>> = OnceLock::new();
+    let missing = MISSING.get_or_init(|| {
+        REQUIRED_TOOLS
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default())
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                Some((fields.next()?, fields.next()?))
+            })
+            .filter(|(tool, _)| which::which(tool).is_err())
+            .map(|(tool, package)| format!("{tool} (package {package})"))
+            .collect()
+    });
+    assert!(
+        missing.is_empty(),
+        "the tests need tools that are not installed: {}; `bash tests/run.sh` installs them",
+        missing.join(", ")
+    );
+    which::which(tool)
+        .unwrap_or_else(|_| panic!("{tool} is not listed in tests/required-tools.txt"))
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
-/// One test's world: HOME, config dir, runtime dir and a Secret Service of its own.
+/// One test's world: HOME, config dir, runtime dir and a Secret Service of its own, all
+/// inside one temporary directory that goes, with the daemons, when the world is dropped.
 pub struct World {
     pub tmp: tempfile::TempDir,
     pub home: PathBuf,
     pub config_dir: PathBuf,
     pub runtime_dir: PathBuf,
-    bus: Option<Child>,
+    bus: Child,
+    keyring: Option<Child>,
     pub bus_address: String,
 }
 
@@ -49,7 +65,7 @@ impl World {
 
     /// A world whose session bus has no Secret Service on it.
     pub fn without_keychain() -> Self {
-        require_tool("dbus-daemon", "dbus-daemon");
+        require_tool("dbus-daemon");
         let tmp = tempfile::Builder::new()
             .prefix("nomadctx-test")
             .tempdir()
@@ -62,8 +78,11 @@ impl World {
             std::fs::create_dir_all(dir).unwrap();
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         }
+        let bus_config = tmp.path().join("bus.conf");
+        std::fs::write(&bus_config, bus_config_text(tmp.path())).unwrap();
         let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
+            .args(["--nofork", "--print-address=1"])
+            .arg(format!("--config-file={}", bus_config.display()))
             .env("HOME", &home)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -80,15 +99,17 @@ impl World {
             home,
             config_dir,
             runtime_dir,
-            bus: Some(bus),
+            bus,
+            keyring: None,
             bus_address,
         }
     }
 
     fn start_secret_service(&mut self) {
-        require_tool("gnome-keyring-daemon", "gnome-keyring");
+        require_tool("gnome-keyring-daemon");
+        // In the foreground, as a child of the test, so that dropping the world stops it.
         let mut daemon = Command::new("gnome-keyring-daemon")
-            .args(["--unlock", "--components=secrets", "--daemonize"])
+            .args(["--unlock", "--components=secrets", "--foreground"])
             .env_clear()
             .env("HOME", &self.home)
             .env("PATH", std::env::var_os("PATH").unwrap())
@@ -100,28 +121,75 @@ impl World {
             .spawn()
             .expect("start gnome-keyring-daemon");
         // The login keyring's password; gnome-keyring only creates it for a non-empty one.
+        // Closing stdin tells it the password is complete.
         daemon
             .stdin
             .take()
             .unwrap()
             .write_all(b"test-password")
             .unwrap();
-        assert!(
-            daemon.wait().unwrap().success(),
-            "gnome-keyring-daemon failed to start"
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self
-            .home
-            .join(".local/share/keyrings/login.keyring")
-            .exists()
-        {
+        self.keyring = Some(daemon);
+        self.wait_for_secret_service();
+    }
+
+    /// Waits until the Secret Service stores, returns and deletes an item in its default
+    /// collection, as nomadctx will: the login keyring's file appears before the collection
+    /// is unlocked and made the default, and a client in that window gets "prompt
+    /// dismissed". (The bus starts nothing on demand, so an early probe is harmless.)
+    fn wait_for_secret_service(&mut self) {
+        require_tool("secret-tool");
+        let probe = ["nomadctx-test", "readiness-probe"];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.keyring.as_mut().unwrap().try_wait().unwrap() {
+                panic!("gnome-keyring-daemon exited early with {status}");
+            }
+            let stored = self
+                .program("secret-tool")
+                .args(["store", "--label=nomadctx test probe"])
+                .args(probe)
+                .stdin("ready")
+                .output();
+            let read = self
+                .program("secret-tool")
+                .arg("lookup")
+                .args(probe)
+                .output();
+            if stored.status.success() && read.stdout == b"ready" {
+                self.program("secret-tool")
+                    .arg("clear")
+                    .args(probe)
+                    .succeeds();
+                let gone = self
+                    .program("secret-tool")
+                    .arg("lookup")
+                    .args(probe)
+                    .output();
+                assert!(
+                    gone.stdout.is_empty(),
+                    "the readiness probe was not deleted"
+                );
+                return;
+            }
             assert!(
                 Instant::now() < deadline,
-                "gnome-keyring-daemon did not create the login keyring"
+                "the Secret Service did not answer within 60 s: {}{}",
+                stored.stderr_text(),
+                read.stderr_text()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `program` with the world's environment in a user namespace of its own, under a new
+    /// kernel session keyring: its kernel keyrings (session, user and persistent) are the
+    /// namespace's, never those of the user running the tests.
+    pub fn in_private_keyrings(&self, program: &str) -> Run {
+        require_tool("unshare");
+        require_tool("keyctl");
+        self.program("unshare")
+            .args(["--user", "--map-current-user", "keyctl", "session", "-"])
+            .arg(program)
     }
 
     /// nomadctx with the world's environment and nothing else: no NOMAD_* or NOMADCTX_*.
@@ -159,7 +227,7 @@ impl World {
 
     /// The secret stored under `account`, read by secret-tool, an independent client.
     pub fn secret(&self, account: &str) -> Option<Vec<u8>> {
-        require_tool("secret-tool", "libsecret-tools");
+        require_tool("secret-tool");
         let out = self
             .program("secret-tool")
             .args(["lookup", "service", "nomadctx", "username", account])
@@ -172,7 +240,7 @@ impl World {
 
     /// Accounts of every nomadctx item in the Secret Service.
     pub fn keychain_accounts(&self) -> Vec<String> {
-        require_tool("secret-tool", "libsecret-tools");
+        require_tool("secret-tool");
         let out = self
             .program("secret-tool")
             .args(["search", "--all", "service", "nomadctx"])
@@ -210,12 +278,34 @@ impl World {
     }
 }
 
+/// A session bus whose socket is in `dir` (so that it goes with the world) and which starts
+/// no service on demand: with the system's session.conf, a client that asks for the Secret
+/// Service before our gnome-keyring-daemon owns the name makes the bus start a second one
+/// without the password, whose login collection stays locked ("prompt dismissed").
+fn bus_config_text(dir: &Path) -> String {
+    format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+        dir.display()
+    )
+}
+
 impl Drop for World {
     fn drop(&mut self) {
-        // gnome-keyring-daemon exits when its session bus goes away.
-        if let Some(mut bus) = self.bus.take() {
-            let _ = bus.kill();
-            let _ = bus.wait();
+        for child in self.keyring.iter_mut().chain([&mut self.bus]) {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
@@ -354,7 +444,7 @@ impl OutputExt for Output {
 
 const CLIENT_EXT: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
 
-/// Certificates and keys made with openssl, once per test binary.
+/// Certificates and keys made with openssl at test time.
 pub struct Pki {
     pub dir: PathBuf,
 }
@@ -373,35 +463,120 @@ impl Identity {
     }
 }
 
+/// How long one set of test certificates is used: well inside the shortest validity
+/// (the 10-day "soon" certificate), and short enough that "expired" stays expired.
+const PKI_PERIOD: u64 = 6 * 3600;
+
+/// The test certificates, made once per period and shared by every test process of the
+/// build. They live in the build's own temporary directory (target/tmp), never in /tmp, and
+/// the first process of a new period removes the sets of older ones.
 pub fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        require_tool("openssl", "openssl");
-        let dir = std::env::temp_dir().join(format!("nomadctx-test-pki-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let pki = Pki { dir };
-        pki.make_ca("ca", "ec");
-        pki.make_ca("other-ca", "ec");
-        pki.make_client("ec", "ca", "ec");
-        pki.make_client("ec2", "ca", "ec");
-        pki.make_client("rsa", "ca", "rsa:4096");
-        pki.make_server("server", "ca");
-        pki.make_server("other-server", "other-ca");
-        pki.make_leaf("soon", "ca", "ec", "/CN=cli.soon", CLIENT_EXT, 10);
-        pki.make_leaf("foreign", "other-ca", "ec", "/CN=cli.foreign", CLIENT_EXT, 365);
-        let server_only = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n";
-        pki.make_leaf("server-only", "ca", "ec", "/CN=cli.server-only", server_only, 365);
-        pki.make_expired("expired", "ca");
-        let intermediate = "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n";
-        pki.make_leaf("intermediate", "ca", "ec", "/CN=intermediate", intermediate, 365);
-        pki.make_leaf("chained", "intermediate", "ec", "/CN=cli.chained", CLIENT_EXT, 365);
-        let bundle = [std::fs::read(pki.path("chained.pem")).unwrap(), std::fs::read(pki.path("intermediate.pem")).unwrap()].concat();
-        std::fs::write(pki.path("chained-bundle.pem"), bundle).unwrap();
-        pki
+        require_tool("openssl");
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let period = now / PKI_PERIOD;
+        let dir = root.join(format!("pki-{period}"));
+        if !dir.join("ready").exists() {
+            // Built aside and renamed into place, so that a process never sees half a set;
+            // when two build at once, the first rename wins and the other drops its copy.
+            let building = root.join(format!("pki-{period}.{}.tmp", std::process::id()));
+            let _ = std::fs::remove_dir_all(&building);
+            std::fs::create_dir_all(&building).unwrap();
+            std::fs::set_permissions(&building, std::fs::Permissions::from_mode(0o700)).unwrap();
+            Pki {
+                dir: building.clone(),
+            }
+            .make_all();
+            std::fs::write(building.join("ready"), "").unwrap();
+            if std::fs::rename(&building, &dir).is_err() {
+                std::fs::remove_dir_all(&building).unwrap();
+            }
+        }
+        remove_old_pki(root, period);
+        Pki { dir }
     })
 }
 
+/// Removes certificate sets from before the previous period (a process that started then
+/// may still be using that one) and half-built sets of processes that died.
+fn remove_old_pki(root: &Path, period: u64) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("pki-") else {
+            continue;
+        };
+        let old = match rest.split_once('.') {
+            Some((built, _)) => built.parse::<u64>().is_ok_and(|p| p + 1 < period),
+            None => rest.parse::<u64>().is_ok_and(|p| p + 1 < period),
+        };
+        if old {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl Pki {
+    fn make_all(&self) {
+        self.make_ca("ca", "ec");
+        self.make_ca("other-ca", "ec");
+        self.make_client("ec", "ca", "ec");
+        self.make_client("ec2", "ca", "ec");
+        self.make_client("rsa", "ca", "rsa:4096");
+        self.make_server("server", "ca");
+        self.make_server("other-server", "other-ca");
+        self.make_leaf("soon", "ca", "ec", "/CN=cli.soon", CLIENT_EXT, 10);
+        self.make_leaf(
+            "foreign",
+            "other-ca",
+            "ec",
+            "/CN=cli.foreign",
+            CLIENT_EXT,
+            365,
+        );
+        let server_only = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n";
+        self.make_leaf(
+            "server-only",
+            "ca",
+            "ec",
+            "/CN=cli.server-only",
+            server_only,
+            365,
+        );
+        self.make_expired("expired", "ca");
+        let intermediate =
+            "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n";
+        self.make_leaf(
+            "intermediate",
+            "ca",
+            "ec",
+            "/CN=intermediate",
+            intermediate,
+            365,
+        );
+        self.make_leaf(
+            "chained",
+            "intermediate",
+            "ec",
+            "/CN=cli.chained",
+            CLIENT_EXT,
+            365,
+        );
+        let bundle = [
+            std::fs::read(self.path("chained.pem")).unwrap(),
+            std::fs::read(self.path("intermediate.pem")).unwrap(),
+        ]
+        .concat();
+        std::fs::write(self.path("chained-bundle.pem"), bundle).unwrap();
+    }
+
     fn openssl(&self, args: &[&str]) {
         let out = Command::new("openssl")
             .args(args)
@@ -636,7 +811,7 @@ impl Server {
 
     /// The same server with certificate files from anywhere.
     pub fn start_with(client_ca: &Path, cert: &Path, key: &Path, plain: bool) -> Self {
-        require_tool("python3", "python3");
+        require_tool("python3");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mtls_server.py");
         let mut cmd = Command::new("python3");
         cmd.arg(script).arg(client_ca).arg(cert).arg(key);
