@@ -378,6 +378,22 @@ fn no_secret_service_is_a_clear_error_and_leaves_no_context() {
         .stderr_has("NOMADCTX_KEYCHAIN=keyutils");
     assert!(!world.config_dir.join("config.toml").exists());
     assert!(!world.config_dir.join("certs/prod").exists());
+    // The test bus starts nothing on demand. With the system's session.conf, the request
+    // above made D-Bus start a gnome-keyring-daemon without a password; in a World::new()
+    // that raced our own daemon and left the login collection locked ("prompt dismissed").
+    harness::require_tool("dbus-send");
+    world
+        .program("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.freedesktop.secrets",
+        ])
+        .succeeds()
+        .stdout_has("boolean false");
 }
 
 #[test]
