@@ -147,12 +147,14 @@ pub enum Command {
 
     /// Check that the config, the certificate files and the keychain agree.
     ///
-    /// Finds keychain items and certificate directories that belong to no context (left by
-    /// an add, remove or rename that was killed half-way), contexts whose key, token or
-    /// certificate file is missing, and keys that do not fit their certificate. --repair
-    /// deletes the orphans and puts back a missing client key from an orphan that fits the
-    /// certificate; what it cannot repair is listed with the command that does. Exits 0 when
-    /// everything agrees (after repair).
+    /// Finds this configuration's keychain items and certificate files that belong to no
+    /// context (left by a change that was killed or timed out half-way), contexts whose key,
+    /// token or certificate file is missing, and keys that do not fit their certificate. It
+    /// only ever looks at items that carry this configuration's store id: never another
+    /// configuration's, never another program's. --repair prints its plan and asks on the
+    /// terminal (--yes for scripts): it puts back a missing client key from an orphan that
+    /// fits the certificate, and deletes orphans only when no context lacks anything an
+    /// orphan could supply. Exits 0 when everything agrees (after repair).
     ///
     /// Example: nomadctx doctor --repair
     Doctor(DoctorArgs),
@@ -413,9 +415,13 @@ pub struct ExportP12Args {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Delete orphans and put back what can be put back.
+    /// Put back what can be put back and delete orphans, after showing the plan.
     #[arg(long)]
     pub repair: bool,
+
+    /// Carry out the plan without asking (without a terminal, --repair needs it).
+    #[arg(long, requires = "repair")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

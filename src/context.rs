@@ -4,11 +4,17 @@ use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-/// One named Nomad cluster as stored in config.toml. Certificates live next to the config
-/// (`certs/NAME/`), the key and the token in the keychain; the flags here say which exist.
+/// One named Nomad cluster as stored in config.toml. The name is only the table's key: the
+/// certificate files (`certs/ID/`) and the keychain items are keyed by the context's id and
+/// a fresh version per change, so a rename (by command or by hand) moves nothing, and a
+/// change writes new pieces beside the live ones before the config points at them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Context {
+    /// Random and immutable. `None` only in a config written before ids, which the first
+    /// command that needs a certificate or a secret migrates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub address: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
@@ -18,19 +24,64 @@ pub struct Context {
     pub tls_server_name: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub skip_verify: bool,
-    /// `certs/NAME/ca.pem` holds the CA bundle.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub ca_cert: bool,
-    /// `certs/NAME/client.pem` holds the client certificate and the keychain its key.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub client_cert: bool,
+    /// Version of the CA bundle, `certs/ID/ca-VERSION.pem`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_version: Option<String>,
+    /// Version of the client certificate, `certs/ID/client-VERSION.pem`, and of the keychain
+    /// item that holds its key: the two are one piece.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_version: Option<String>,
     /// When the client certificate stops being valid (Unix seconds), kept so that `use`,
     /// `exec` and `list` can warn without parsing it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_cert_not_after: Option<i64>,
-    /// The keychain holds an ACL token.
-    #[serde(default, skip_serializing_if = "is_false")]
+    /// Version of the keychain item that holds the ACL token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_version: Option<String>,
+    /// Before ids: `certs/NAME/ca.pem` held the CA bundle. Read for the migration only.
+    #[serde(default, skip_serializing)]
+    pub ca_cert: bool,
+    /// Before ids: `certs/NAME/client.pem` and the keychain account `NAME/client-key`.
+    #[serde(default, skip_serializing)]
+    pub client_cert: bool,
+    /// Before ids: the keychain account `NAME/token`.
+    #[serde(default, skip_serializing)]
     pub token: bool,
+}
+
+impl Context {
+    pub fn has_ca(&self) -> bool {
+        self.ca_version.is_some()
+    }
+
+    pub fn has_client(&self) -> bool {
+        self.client_version.is_some()
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token_version.is_some()
+    }
+
+    /// The id; empty only for a legacy context, which commands that use it migrate first.
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or_default()
+    }
+
+    /// Written before ids (and migrated by the next command that needs its pieces).
+    pub fn is_legacy(&self) -> bool {
+        self.id.is_none()
+    }
+}
+
+/// A fresh random id of `bytes` bytes as hex, from the operating system's generator: 8 for
+/// contexts and piece versions, 16 for a store.
+pub fn fresh_id(bytes: usize) -> Result<String> {
+    use ring::rand::SecureRandom;
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| anyhow::anyhow!("the operating system's random number generator failed"))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn is_false(b: &bool) -> bool {

@@ -9,6 +9,8 @@ use anyhow::{Result, anyhow, bail};
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 use serde::{Deserialize, Serialize};
 
+#[cfg(target_os = "linux")]
+use crate::kernel_keyring::{KernelError, KernelKeyring};
 use crate::secret::Secret;
 
 pub const SERVICE: &str = "nomadctx";
@@ -81,22 +83,39 @@ impl Backend {
         }
     }
 
-    fn open(self) -> keyring_core::Result<Arc<CredentialStore>> {
+    fn open(self) -> std::result::Result<Connection, Failure> {
+        #[allow(unused)]
+        fn core<S: keyring_core::api::CredentialStoreApi + Send + Sync + 'static>(
+            store: keyring_core::Result<Arc<S>>,
+        ) -> std::result::Result<Connection, Failure> {
+            store
+                .map(|s| Connection::Core(s as Arc<CredentialStore>))
+                .map_err(Failure::Keyring)
+        }
         match self {
             #[cfg(target_os = "linux")]
-            Self::SecretService => Ok(dbus_secret_service_keyring_store::Store::new()?),
+            Self::SecretService => core(dbus_secret_service_keyring_store::Store::new()),
             #[cfg(target_os = "linux")]
-            Self::Keyutils => Ok(linux_keyutils_keyring_store::Store::new()?),
+            Self::Keyutils => KernelKeyring::open()
+                .map(|k| Connection::Kernel(Arc::new(k)))
+                .map_err(Failure::Kernel),
             #[cfg(target_os = "macos")]
-            Self::MacosKeychain => Ok(apple_native_keyring_store::keychain::Store::new()?),
+            Self::MacosKeychain => core(apple_native_keyring_store::keychain::Store::new()),
             #[cfg(windows)]
-            Self::WindowsCredentialManager => Ok(windows_native_keyring_store::Store::new()?),
+            Self::WindowsCredentialManager => core(windows_native_keyring_store::Store::new()),
             #[allow(unreachable_patterns)]
-            other => Err(KeyringError::NotSupportedByStore(format!(
-                "{} is not available on this operating system",
-                other.describe()
+            other => Err(Failure::Keyring(KeyringError::NotSupportedByStore(
+                format!(
+                    "{} is not available on this operating system",
+                    other.describe()
+                ),
             ))),
         }
+    }
+
+    /// Whether what this backend holds survives a reboot.
+    pub fn is_durable(self) -> bool {
+        self != Self::Keyutils
     }
 
     fn label_modifier(self) -> bool {
@@ -105,7 +124,7 @@ impl Backend {
 }
 
 /// Which secret of a context an item holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Item {
     ClientKey,
     Token,
@@ -114,20 +133,15 @@ pub enum Item {
 impl Item {
     pub const ALL: [Item; 2] = [Item::ClientKey, Item::Token];
 
-    /// The context and item an account names, if it is one of ours.
-    pub fn parse_account(account: &str) -> Option<(&str, Item)> {
-        let (name, suffix) = account.rsplit_once('/')?;
-        Self::ALL
-            .into_iter()
-            .find(|item| item.suffix() == suffix)
-            .map(|item| (name, item))
-    }
-
     fn suffix(self) -> &'static str {
         match self {
             Self::ClientKey => "client-key",
             Self::Token => "token",
         }
+    }
+
+    fn from_suffix(suffix: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|item| item.suffix() == suffix)
     }
 
     pub fn what(self) -> &'static str {
@@ -138,38 +152,68 @@ impl Item {
     }
 }
 
-/// The keychain account of `item` for context `name` (`NAME/client-key`, `NAME/token`).
-pub fn account(name: &str, item: Item) -> String {
+/// One secret of one context: its item's account is `STORE/CONTEXT/KIND/VERSION` (plus the
+/// keychain's service, `nomadctx`), so names never appear in it and each change writes a
+/// new version beside the live one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ItemRef {
+    pub context: String,
+    pub kind: Item,
+    pub version: String,
+}
+
+impl ItemRef {
+    pub fn new(context: &str, kind: Item, version: &str) -> Self {
+        Self {
+            context: context.to_owned(),
+            kind,
+            version: version.to_owned(),
+        }
+    }
+}
+
+/// The account of a context's item before store and context ids: `NAME/client-key`.
+pub fn legacy_account(name: &str, item: Item) -> String {
     format!("{name}/{}", item.suffix())
 }
 
-/// A connection to one backend, opened on first use so that commands which need no secret
-/// never touch the keychain.
+/// A connection to one backend for one store, opened on first use so that commands which
+/// need no secret never touch the keychain.
 #[derive(Clone)]
 pub struct Keychain {
     backend: Backend,
-    store: Arc<OnceLock<Arc<CredentialStore>>>,
+    store_id: String,
+    connection: Arc<OnceLock<Connection>>,
     timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Connection {
+    Core(Arc<CredentialStore>),
+    #[cfg(target_os = "linux")]
+    Kernel(Arc<KernelKeyring>),
 }
 
 impl std::fmt::Debug for Keychain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keychain")
             .field("backend", &self.backend)
+            .field("store_id", &self.store_id)
             .finish()
     }
 }
 
 impl Keychain {
-    pub fn new(backend: Backend) -> Self {
+    pub fn new(backend: Backend, store_id: &str) -> Self {
         let timeout = std::env::var("NOMADCTX_KEYCHAIN_TIMEOUT")
             .ok()
             .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
             .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
         Self {
             backend,
-            store: Arc::default(),
+            store_id: store_id.to_owned(),
+            connection: Arc::default(),
             timeout,
         }
     }
@@ -178,66 +222,145 @@ impl Keychain {
         self.backend
     }
 
-    /// The secret, or `None` when the keychain has no such item.
-    pub fn get(&self, name: &str, item: Item) -> Result<Option<Secret>> {
-        let entry = self.entry(name, item)?;
-        match self.bounded(move || entry.get_secret()) {
-            Ok(bytes) => Ok(Some(Secret::new(bytes))),
-            Err(Failure::Keyring(KeyringError::NoEntry)) => Ok(None),
-            Err(failure) => Err(self.explain(name, item, "read", failure)),
-        }
+    /// `STORE/CONTEXT/KIND/VERSION`.
+    pub fn account(&self, item: &ItemRef) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.store_id,
+            item.context,
+            item.kind.suffix(),
+            item.version
+        )
     }
 
-    /// The secret, or an error that says how to put it back.
-    pub fn require(&self, name: &str, item: Item) -> Result<Secret> {
+    /// The item an account names, if it is one of this store's.
+    fn parse_account(&self, account: &str) -> Option<ItemRef> {
+        let rest = account.strip_prefix(&self.store_id)?.strip_prefix('/')?;
+        let mut parts = rest.split('/');
+        let (context, kind, version) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(ItemRef::new(context, Item::from_suffix(kind)?, version))
+    }
+
+    /// The secret, or `None` when the keychain has no such item.
+    pub fn get(&self, name: &str, item: &ItemRef) -> Result<Option<Secret>> {
+        let account = self.account(item);
+        self.read(&account)
+            .map_err(|f| self.explain(name, item.kind, &account, "read", f))
+    }
+
+    /// The secret, or an error that says why it may be gone and how to put it back.
+    pub fn require(&self, name: &str, item: &ItemRef) -> Result<Secret> {
         self.get(name, item)?.ok_or_else(|| {
+            let again = match item.kind {
+                Item::ClientKey => format!("nomadctx set {name} --key FILE"),
+                Item::Token => format!("nomadctx set {name} --token-stdin"),
+            };
+            let why = if self.backend.is_durable() {
+                String::new()
+            } else {
+                " (lost at reboot: the kernel keyring keeps nothing across one)".to_owned()
+            };
             anyhow!(
-                "the {} of context {name:?} is missing from {} (account {SERVICE}/{}); store it again with `nomadctx set {name} {}`",
-                item.what(),
+                "the {} of context {name:?} is missing from {}{why} (item {SERVICE}/{}); store it again with `{again}`",
+                item.kind.what(),
                 self.backend.describe(),
-                account(name, item),
-                match item {
-                    Item::ClientKey => "--cert FILE --key FILE",
-                    Item::Token => "--token-stdin",
-                }
+                self.account(item),
             )
         })
     }
 
-    pub fn set(&self, name: &str, item: Item, secret: &Secret) -> Result<()> {
-        let entry = self.entry(name, item)?;
-        let secret = secret.clone();
-        self.bounded(move || entry.set_secret(secret.expose()))
-            .map_err(|f| self.explain(name, item, "store", f))
+    pub fn set(&self, name: &str, item: &ItemRef, secret: &Secret) -> Result<()> {
+        let account = self.account(item);
+        let label = format!("nomadctx {} (context {name} when stored)", item.kind.what());
+        self.write(&account, &label, secret)
+            .map_err(|f| self.explain(name, item.kind, &account, "store", f))
     }
 
     /// Removes the item; `Ok(false)` when there was none.
-    pub fn delete(&self, name: &str, item: Item) -> Result<bool> {
-        let entry = self.entry(name, item)?;
-        match self.bounded(move || entry.delete_credential()) {
-            Ok(()) => Ok(true),
-            Err(Failure::Keyring(KeyringError::NoEntry)) => Ok(false),
-            Err(failure) => Err(self.explain(name, item, "delete", failure)),
-        }
+    pub fn delete(&self, name: &str, item: &ItemRef) -> Result<bool> {
+        let account = self.account(item);
+        self.remove(&account)
+            .map_err(|f| self.explain(name, item.kind, &account, "delete", f))
     }
 
-    /// Every account nomadctx holds in the keychain (`NAME/client-key`, ...), when the
-    /// backend can list them: the Secret Service can; the kernel keyring cannot, and `None`
-    /// sends `doctor` to the store's journal instead.
-    pub fn accounts(&self) -> Result<Option<Vec<String>>> {
-        // Connection errors name an account; "*" stands for all of them.
-        let store = self.store("*", Item::ClientKey)?;
-        let found = self.bounded(move || {
-            let entries = store.search(&HashMap::from([("service", SERVICE)]))?;
-            Ok(entries
-                .iter()
-                .filter_map(Entry::get_specifiers)
-                .filter(|(service, _)| service == SERVICE)
-                .map(|(_, account)| account)
-                .collect::<Vec<_>>())
+    /// The secret of a context stored before ids, under `NAME/KIND`.
+    pub fn get_legacy(&self, name: &str, item: Item) -> Result<Option<Secret>> {
+        let account = legacy_account(name, item);
+        let connection = self
+            .connection()
+            .map_err(|f| self.explain(name, item, &account, "connect to", f))?;
+        let result = match connection {
+            #[cfg(target_os = "linux")]
+            Connection::Kernel(kernel) => {
+                let description = format!("{account}@{SERVICE}");
+                self.bounded(move || kernel.find_legacy(&description).map_err(Failure::Kernel))
+                    .map(|found| found.map(Secret::new))
+            }
+            Connection::Core(_) => self.read(&account),
+        };
+        result.map_err(|f| self.explain(name, item, &account, "read", f))
+    }
+
+    /// Removes a context's item stored before ids; `Ok(false)` when there was none.
+    pub fn delete_legacy(&self, name: &str, item: Item) -> Result<bool> {
+        let account = legacy_account(name, item);
+        let connection = self
+            .connection()
+            .map_err(|f| self.explain(name, item, &account, "connect to", f))?;
+        let result = match connection {
+            #[cfg(target_os = "linux")]
+            Connection::Kernel(kernel) => {
+                let description = format!("{account}@{SERVICE}");
+                self.bounded(move || kernel.delete_legacy(&description).map_err(Failure::Kernel))
+            }
+            Connection::Core(_) => self.remove(&account),
+        };
+        result.map_err(|f| self.explain(name, item, &account, "delete", f))
+    }
+
+    /// Every item of this store, when the backend can list them (the Secret Service and the
+    /// kernel keyring can); `None` sends `doctor` to the journal instead. Items of other
+    /// stores and other programs are never returned.
+    pub fn list(&self) -> Result<Option<Vec<ItemRef>>> {
+        let listed = self.connection().and_then(|connection| match connection {
+            #[cfg(target_os = "linux")]
+            Connection::Kernel(kernel) => {
+                let prefix = format!("{SERVICE}:{}/", self.store_id);
+                self.bounded(move || kernel.list(&prefix).map_err(Failure::Kernel))
+                    .map(|found| {
+                        found
+                            .iter()
+                            .filter_map(|d| {
+                                d.strip_prefix(&format!("{SERVICE}:")).map(str::to_owned)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+            }
+            Connection::Core(store) => self.bounded(move || {
+                let entries = store
+                    .search(&HashMap::from([("service", SERVICE)]))
+                    .map_err(Failure::Keyring)?;
+                Ok(entries
+                    .iter()
+                    .filter_map(Entry::get_specifiers)
+                    .filter(|(service, _)| service == SERVICE)
+                    .map(|(_, account)| account)
+                    .collect::<Vec<_>>())
+            }),
         });
-        match found {
-            Ok(accounts) => Ok(Some(accounts)),
+        match listed {
+            Ok(accounts) => {
+                let mut items: Vec<ItemRef> = accounts
+                    .iter()
+                    .filter_map(|a| self.parse_account(a))
+                    .collect();
+                items.sort();
+                items.dedup();
+                Ok(Some(items))
+            }
             Err(Failure::Keyring(KeyringError::NotSupportedByStore(_))) => Ok(None),
             Err(Failure::TimedOut) => Err(anyhow!(
                 "could not list nomadctx's items in {}: no answer within {:.0} seconds; {}",
@@ -245,66 +368,132 @@ impl Keychain {
                 self.timeout.as_secs_f64(),
                 self.backend.remedy()
             )),
-            Err(Failure::Keyring(err)) => Err(anyhow!(
+            Err(failure) => Err(anyhow!(
                 "could not list nomadctx's items in {}: {}; {}",
                 self.backend.describe(),
-                describe_error(&err),
+                failure.describe(),
                 self.backend.remedy()
             )),
         }
     }
 
-    fn entry(&self, name: &str, item: Item) -> Result<Entry> {
-        let store = self.store(name, item)?;
-        let account = account(name, item);
-        let label = format!("nomadctx {} for context {name}", item.what());
-        let modifiers: HashMap<&str, &str> = HashMap::from([("label", label.as_str())]);
-        let modifiers = self.backend.label_modifier().then_some(&modifiers);
-        store
-            .build(SERVICE, &account, modifiers)
-            .map_err(|e| self.explain(name, item, "open", Failure::Keyring(e)))
+    fn read(&self, account: &str) -> std::result::Result<Option<Secret>, Failure> {
+        match self.connection()? {
+            #[cfg(target_os = "linux")]
+            Connection::Kernel(kernel) => {
+                let description = format!("{SERVICE}:{account}");
+                self.bounded(move || kernel.get(&description).map_err(Failure::Kernel))
+                    .map(|found| found.map(Secret::new))
+            }
+            Connection::Core(store) => {
+                let entry = self.entry(&store, account, None)?;
+                match self.bounded(move || entry.get_secret().map_err(Failure::Keyring)) {
+                    Ok(bytes) => Ok(Some(Secret::new(bytes))),
+                    Err(Failure::Keyring(KeyringError::NoEntry)) => Ok(None),
+                    Err(failure) => Err(failure),
+                }
+            }
+        }
     }
 
-    fn store(&self, name: &str, item: Item) -> Result<Arc<CredentialStore>> {
-        if let Some(store) = self.store.get() {
-            return Ok(store.clone());
+    fn write(
+        &self,
+        account: &str,
+        label: &str,
+        secret: &Secret,
+    ) -> std::result::Result<(), Failure> {
+        let secret = secret.clone();
+        match self.connection()? {
+            #[cfg(target_os = "linux")]
+            Connection::Kernel(kernel) => {
+                let description = format!("{SERVICE}:{account}");
+                self.bounded(move || {
+                    kernel
+                        .set(&description, secret.expose())
+                        .map_err(Failure::Kernel)
+                })
+            }
+            Connection::Core(store) => {
+                let entry = self.entry(&store, account, Some(label))?;
+                self.bounded(move || entry.set_secret(secret.expose()).map_err(Failure::Keyring))
+            }
+        }
+    }
+
+    fn remove(&self, account: &str) -> std::result::Result<bool, Failure> {
+        match self.connection()? {
+            #[cfg(target_os = "linux")]
+            Connection::Kernel(kernel) => {
+                let description = format!("{SERVICE}:{account}");
+                self.bounded(move || kernel.delete(&description).map_err(Failure::Kernel))
+            }
+            Connection::Core(store) => {
+                let entry = self.entry(&store, account, None)?;
+                match self.bounded(move || entry.delete_credential().map_err(Failure::Keyring)) {
+                    Ok(()) => Ok(true),
+                    Err(Failure::Keyring(KeyringError::NoEntry)) => Ok(false),
+                    Err(failure) => Err(failure),
+                }
+            }
+        }
+    }
+
+    fn entry(
+        &self,
+        store: &Arc<CredentialStore>,
+        account: &str,
+        label: Option<&str>,
+    ) -> std::result::Result<Entry, Failure> {
+        let modifiers = label
+            .filter(|_| self.backend.label_modifier())
+            .map(|label| HashMap::from([("label", label)]));
+        store
+            .build(SERVICE, account, modifiers.as_ref())
+            .map_err(Failure::Keyring)
+    }
+
+    fn connection(&self) -> std::result::Result<Connection, Failure> {
+        if let Some(connection) = self.connection.get() {
+            return Ok(connection.clone());
         }
         let backend = self.backend;
-        let store = self
-            .bounded(move || backend.open())
-            .map_err(|f| self.explain(name, item, "connect to", f))?;
-        Ok(self.store.get_or_init(|| store).clone())
+        let connection = self.bounded(move || backend.open())?;
+        Ok(self.connection.get_or_init(|| connection).clone())
     }
 
     /// Runs a keychain call on its own thread and gives up after the timeout, because a
     /// Secret Service that accepts the connection but never answers would hang us forever.
     fn bounded<T: Send + 'static>(
         &self,
-        call: impl FnOnce() -> keyring_core::Result<T> + Send + 'static,
+        call: impl FnOnce() -> std::result::Result<T, Failure> + Send + 'static,
     ) -> std::result::Result<T, Failure> {
         let (tx, rx) = mpsc::sync_channel(1);
         std::thread::spawn(move || {
             let _ = tx.send(call());
         });
-        match rx.recv_timeout(self.timeout) {
-            Ok(result) => result.map_err(Failure::Keyring),
-            Err(_) => Err(Failure::TimedOut),
-        }
+        rx.recv_timeout(self.timeout)
+            .unwrap_or(Err(Failure::TimedOut))
     }
 
-    fn explain(&self, name: &str, item: Item, verb: &str, failure: Failure) -> anyhow::Error {
+    fn explain(
+        &self,
+        name: &str,
+        item: Item,
+        account: &str,
+        verb: &str,
+        failure: Failure,
+    ) -> anyhow::Error {
         let backend = self.backend.describe();
-        let account = account(name, item);
         let what = item.what();
         let remedy = self.backend.remedy();
         match failure {
             Failure::TimedOut => anyhow!(
-                "could not {verb} {backend} for the {what} of context {name:?} (account {SERVICE}/{account}): no answer within {:.0} seconds; {remedy}",
+                "could not {verb} {backend} for the {what} of context {name:?} (item {SERVICE}/{account}): no answer within {:.0} seconds; {remedy}",
                 self.timeout.as_secs_f64()
             ),
-            Failure::Keyring(err) => anyhow!(
-                "could not {verb} the {what} of context {name:?} in {backend} (account {SERVICE}/{account}): {}; {remedy}",
-                describe_error(&err)
+            other => anyhow!(
+                "could not {verb} the {what} of context {name:?} in {backend} (item {SERVICE}/{account}): {}; {remedy}",
+                other.describe()
             ),
         }
     }
@@ -312,7 +501,20 @@ impl Keychain {
 
 enum Failure {
     Keyring(KeyringError),
+    #[cfg(target_os = "linux")]
+    Kernel(KernelError),
     TimedOut,
+}
+
+impl Failure {
+    fn describe(&self) -> String {
+        match self {
+            Self::Keyring(err) => describe_error(err),
+            #[cfg(target_os = "linux")]
+            Self::Kernel(err) => err.to_string(),
+            Self::TimedOut => "no answer".to_owned(),
+        }
+    }
 }
 
 /// keyring-core errors can carry the secret bytes (BadEncoding, BadDataFormat), so their
@@ -344,9 +546,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accounts_follow_the_design() {
-        assert_eq!(account("prod", Item::ClientKey), "prod/client-key");
-        assert_eq!(account("prod", Item::Token), "prod/token");
+    fn accounts_carry_the_store_and_context_ids_never_the_name() {
+        let keychain = Keychain::new(Backend::SecretService, "s1");
+        let item = ItemRef::new("c1", Item::ClientKey, "v1");
+        assert_eq!(keychain.account(&item), "s1/c1/client-key/v1");
+        assert_eq!(keychain.parse_account("s1/c1/client-key/v1"), Some(item));
+        assert_eq!(
+            keychain.parse_account("s1/c1/token/v2").unwrap().kind,
+            Item::Token
+        );
+        for foreign in [
+            "s2/c1/client-key/v1",
+            "prod/client-key",
+            "s1/c1/key/v1",
+            "s1/c1/token/v1/x",
+            "s10/c1/token/v1",
+        ] {
+            assert_eq!(keychain.parse_account(foreign), None, "{foreign}");
+        }
+        assert_eq!(legacy_account("prod", Item::Token), "prod/token");
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The modules behind the `nomadctx` binary. They are a library only so that the fuzz
 //! targets under fuzz/ can reach the config and PEM parsers; there is no stable API.
 
+pub mod change;
 pub mod cli;
 pub mod cmd;
 pub mod context;
 pub mod import;
+#[cfg(target_os = "linux")]
+pub mod kernel_keyring;
 pub mod keychain;
+pub mod migrate;
 pub mod picker;
 pub mod runtime;
 pub mod secret;

@@ -1,7 +1,7 @@
 //! The config file and the copied certificates: where they live, loading, and atomic,
 //! locked saving.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -12,25 +12,43 @@ use serde::{Deserialize, Serialize};
 use crate::context::{Context, non_empty_env, validate_name};
 use crate::keychain::Backend;
 
-/// The journal of contexts whose change may not have completed (see [`Store::begin`]).
+/// The journal of pieces a change is writing or retiring (see `crate::change`).
 const JOURNAL: &str = "pending";
 
 /// The largest config.toml nomadctx reads.
 const MAX_CONFIG_BYTES: u64 = 8 << 20;
 
-/// What config.toml holds: the contexts, the default, and the keychain backend.
+/// What config.toml holds: the store id, the keychain backend, the default, and the
+/// contexts. Serialised in this order, so the top-level keys come before any table.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// This configuration's random id, written once: every keychain item it owns carries
+    /// it, so two configurations on one keychain never touch each other's items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default: Option<String>,
+    pub store: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keychain: Option<Backend>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
     #[serde(default)]
     pub contexts: BTreeMap<String, Context>,
 }
 
 impl Config {
+    /// Written before store and context ids; the migration brings it up to date.
+    pub fn is_legacy(&self) -> bool {
+        self.contexts.values().any(Context::is_legacy)
+    }
+
+    /// The store id, made now if this configuration has none yet.
+    pub fn ensure_store_id(&mut self) -> Result<&str> {
+        if self.store.is_none() {
+            self.store = Some(crate::context::fresh_id(16)?);
+        }
+        Ok(self.store.as_deref().unwrap_or_default())
+    }
+
     /// The context called `name`, or an error that lists the ones there are.
     pub fn get(&self, name: &str) -> Result<&Context> {
         self.contexts
@@ -97,33 +115,44 @@ impl Store {
         self.root.join("config.toml")
     }
 
-    pub fn cert_dir(&self, name: &str) -> PathBuf {
+    /// `certs/ID/`: a context's certificate files, whatever its name.
+    pub fn cert_dir(&self, context_id: &str) -> PathBuf {
+        self.root.join("certs").join(context_id)
+    }
+
+    pub fn ca_path(&self, context_id: &str, version: &str) -> PathBuf {
+        self.cert_dir(context_id).join(format!("ca-{version}.pem"))
+    }
+
+    pub fn client_cert_path(&self, context_id: &str, version: &str) -> PathBuf {
+        self.cert_dir(context_id)
+            .join(format!("client-{version}.pem"))
+    }
+
+    /// The context's CA bundle file, if it has one.
+    pub fn ca_file(&self, ctx: &Context) -> Option<PathBuf> {
+        let version = ctx.ca_version.as_deref()?;
+        Some(self.ca_path(ctx.id(), version))
+    }
+
+    /// The context's client certificate file, if it has one.
+    pub fn client_cert_file(&self, ctx: &Context) -> Option<PathBuf> {
+        let version = ctx.client_version.as_deref()?;
+        Some(self.client_cert_path(ctx.id(), version))
+    }
+
+    /// Before ids, certificates lived under `certs/NAME/`.
+    pub fn legacy_cert_dir(&self, name: &str) -> PathBuf {
         self.root.join("certs").join(name)
     }
 
-    pub fn ca_path(&self, name: &str) -> PathBuf {
-        self.cert_dir(name).join("ca.pem")
+    pub fn journal_path(&self) -> PathBuf {
+        self.root.join(JOURNAL)
     }
 
-    pub fn client_cert_path(&self, name: &str) -> PathBuf {
-        self.cert_dir(name).join("client.pem")
-    }
-
-    /// The names that have a directory under certs/, whether or not a context has them.
+    /// The entries under certs/, whether or not a context has them.
     pub fn cert_dir_names(&self) -> Result<Vec<String>> {
-        let dir = self.root.join("certs");
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("could not read {}", dir.display())),
-        };
-        let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry.with_context(|| format!("could not read {}", dir.display()))?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-        names.sort();
-        Ok(names)
+        list_dir(&self.root.join("certs"))
     }
 
     /// Reads config.toml; a missing file is an empty config, a broken one an error that
@@ -167,7 +196,7 @@ impl Store {
     pub fn save(&self, config: &Config, _lock: &Lock) -> Result<()> {
         checkpoint("save-config")?;
         let text = toml::to_string_pretty(config).context("could not encode the config")?;
-        let header = "# nomadctx contexts. Keys and tokens are in the OS keychain, not here.\n";
+        let header = "# nomadctx contexts. Keys and tokens are in the OS keychain, not here: `store` and\n# each context's `id` name their items and certificate files (certs/ID/); edit\n# names and settings freely, but leave ids and versions alone.\n";
         let newline = if text.ends_with('\n') { "" } else { "\n" };
         write_atomic(
             &self.config_path(),
@@ -175,57 +204,7 @@ impl Store {
         )
     }
 
-    /// Notes, before the keychain is touched, which contexts a change is about to touch, so
-    /// that `doctor` can find what a crash left behind even on a keychain it cannot list.
-    /// A change that fails and is rolled back takes its names off again.
-    pub fn begin(&self, names: &[&str], _lock: &Lock, rollback: &mut Rollback) -> Result<()> {
-        let mut pending = self.pending();
-        pending.extend(names.iter().map(|n| (*n).to_owned()));
-        self.write_pending(&pending)?;
-        let (store, names) = (
-            self.clone(),
-            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
-        );
-        rollback.on_failure(move || {
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            let _ = store.take_off(&names);
-        });
-        Ok(())
-    }
-
-    /// Takes the names of a change that completed off the journal.
-    pub fn finish(&self, names: &[&str], _lock: &Lock) -> Result<()> {
-        self.take_off(names)
-    }
-
-    fn take_off(&self, names: &[&str]) -> Result<()> {
-        let mut pending = self.pending();
-        pending.retain(|n| !names.contains(&n.as_str()));
-        self.write_pending(&pending)
-    }
-
-    /// Contexts whose last change may not have completed.
-    pub fn pending(&self) -> BTreeSet<String> {
-        fs::read_to_string(self.root.join(JOURNAL))
-            .map(|text| text.lines().map(str::to_owned).collect())
-            .unwrap_or_default()
-    }
-
-    fn write_pending(&self, pending: &BTreeSet<String>) -> Result<()> {
-        let path = self.root.join(JOURNAL);
-        if pending.is_empty() {
-            return match fs::remove_file(&path) {
-                Err(e) if e.kind() != ErrorKind::NotFound => {
-                    Err(e).with_context(|| format!("could not remove {}", path.display()))
-                }
-                _ => Ok(()),
-            };
-        }
-        let text: String = pending.iter().map(|n| format!("{n}\n")).collect();
-        write_atomic(&path, text.as_bytes())
-    }
-
-    fn ensure_root(&self) -> Result<()> {
+    pub fn ensure_root(&self) -> Result<()> {
         create_private_dir(&self.root)
     }
 }
@@ -246,9 +225,23 @@ pub fn parse_config(text: &[u8], path: &Path) -> Result<Config> {
     }
     let text = std::str::from_utf8(text).map_err(|_| broken("it is not UTF-8 text".into()))?;
     let config: Config = toml::from_str(text).map_err(|e| broken(e.to_string()))?;
-    for name in config.contexts.keys() {
-        validate_name(name).map_err(|e| broken(format!("{e:#}")))?;
+    if let Some(store) = &config.store {
+        validate_id("store", store, 32).map_err(broken)?;
     }
+    for (name, ctx) in &config.contexts {
+        validate_name(name).map_err(|e| broken(format!("{e:#}")))?;
+        for (field, value) in [
+            ("id", &ctx.id),
+            ("ca_version", &ctx.ca_version),
+            ("client_version", &ctx.client_version),
+            ("token_version", &ctx.token_version),
+        ] {
+            if let Some(value) = value {
+                validate_id(&format!("context {name:?}: {field}"), value, 16).map_err(broken)?;
+            }
+        }
+    }
+
     if let Some(default) = &config.default
         && !config.contexts.contains_key(default)
     {
@@ -257,6 +250,21 @@ pub fn parse_config(text: &[u8], path: &Path) -> Result<Config> {
         )));
     }
     Ok(config)
+}
+
+/// Ids become file names and keychain accounts, so they are hex digits of a fixed length.
+fn validate_id(what: &str, value: &str, len: usize) -> std::result::Result<(), String> {
+    if value.len() == len
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {value:?} is not {len} lower-case hex digits as nomadctx wrote it; put back the value it had"
+        ))
+    }
 }
 
 /// A named step of a change, where debug builds stop when tests ask: `NOMADCTX_FAILPOINT`
@@ -276,6 +284,22 @@ pub fn checkpoint(step: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The names in `dir`, sorted; a missing directory has none.
+pub fn list_dir(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("could not read {}", dir.display())),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("could not read {}", dir.display()))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Creates `dir` (and parents) with mode 0700 for the parts it creates.
@@ -313,64 +337,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("could not write {}", path.display()));
     }
-    Ok(())
-}
-
-/// Undo steps for a change that spans the config, certificate files and the keychain:
-/// dropped without [`Rollback::commit`], it runs them newest first.
-#[derive(Default)]
-pub struct Rollback {
-    steps: Vec<Box<dyn FnOnce()>>,
-}
-
-impl std::fmt::Debug for Rollback {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Rollback({} steps)", self.steps.len())
-    }
-}
-
-impl Rollback {
-    pub fn on_failure(&mut self, step: impl FnOnce() + 'static) {
-        self.steps.push(Box::new(step));
-    }
-
-    pub fn commit(mut self) {
-        self.steps.clear();
-    }
-}
-
-impl Drop for Rollback {
-    fn drop(&mut self) {
-        while let Some(step) = self.steps.pop() {
-            step();
-        }
-    }
-}
-
-/// Replaces the file at `path` with `bytes` (or removes it for `None`), registering the
-/// step that restores what was there before.
-pub fn replace_file(path: &Path, bytes: Option<&[u8]>, rollback: &mut Rollback) -> Result<()> {
-    let before = match fs::read(path) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
-    };
-    match bytes {
-        Some(bytes) => write_atomic(path, bytes)?,
-        None if before.is_some() => {
-            fs::remove_file(path).with_context(|| format!("could not remove {}", path.display()))?
-        }
-        None => return Ok(()),
-    }
-    let path = path.to_path_buf();
-    rollback.on_failure(move || match before {
-        Some(old) => {
-            let _ = write_atomic(&path, &old);
-        }
-        None => {
-            let _ = fs::remove_file(&path);
-        }
-    });
     Ok(())
 }
 
@@ -439,22 +405,5 @@ mod tests {
         )
         .unwrap();
         assert!(format!("{:#}", store.load().unwrap_err()).contains("../x"));
-    }
-
-    #[test]
-    fn rollback_restores_files_unless_committed() {
-        let (dir, _store) = store();
-        let path = dir.path().join("f");
-        fs::write(&path, b"old").unwrap();
-        {
-            let mut rollback = Rollback::default();
-            replace_file(&path, Some(b"new"), &mut rollback).unwrap();
-            assert_eq!(fs::read(&path).unwrap(), b"new");
-        }
-        assert_eq!(fs::read(&path).unwrap(), b"old");
-        let mut rollback = Rollback::default();
-        replace_file(&path, Some(b"new"), &mut rollback).unwrap();
-        rollback.commit();
-        assert_eq!(fs::read(&path).unwrap(), b"new");
     }
 }

@@ -259,8 +259,7 @@ fn client_certificates_with_intermediates_after_the_leaf() {
         ..leaf_only
     };
     add_with(&world, "chained", &with_chain, &[]);
-    let stored =
-        std::fs::read_to_string(world.config_dir.join("certs/chained/client.pem")).unwrap();
+    let stored = std::fs::read_to_string(world.cert_file("chained", "client")).unwrap();
     assert_eq!(stored.matches("BEGIN CERTIFICATE").count(), 2);
     world
         .cmd()

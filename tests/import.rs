@@ -212,7 +212,7 @@ fn ca_directories_and_bundles_with_several_cas() {
         .arg("--key")
         .arg(&foreign.key)
         .succeeds();
-    let stored = std::fs::read_to_string(world.config_dir.join("certs/dir/ca.pem")).unwrap();
+    let stored = std::fs::read_to_string(world.cert_file("dir", "ca")).unwrap();
     assert_eq!(stored.matches("BEGIN CERTIFICATE").count(), 2);
 
     let bundle = world.tmp.path().join("bundle.pem");

@@ -40,11 +40,21 @@ fn config_names(world: &World) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The certificate directories (`certs/ID`), as the names of their contexts; a directory
+/// no context has shows as `orphan:ID`.
 fn cert_dirs(world: &World) -> BTreeSet<String> {
+    let config = world.config();
     std::fs::read_dir(world.config_dir.join("certs"))
         .map(|entries| {
             entries
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .map(|id| {
+                    config
+                        .contexts
+                        .iter()
+                        .find(|(_, c)| c.id() == id)
+                        .map_or(format!("orphan:{id}"), |(n, _)| n.clone())
+                })
                 .collect()
         })
         .unwrap_or_default()

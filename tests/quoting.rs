@@ -196,9 +196,10 @@ fn random_hostile_values_survive_eval_in_bash_zsh_and_fish_byte_for_byte() {
             expect("NOMAD_NAMESPACE", &case.namespace);
             expect("NOMAD_TLS_SERVER_NAME", &case.server_name);
             expect("NOMAD_TOKEN", &case.token);
-            let ca = world.config_dir.join(format!("certs/{}/ca.pem", case.name));
-            let ca = ca.to_str().unwrap();
-            expect("NOMAD_CACERT", if case.certs { ca } else { "" });
+            let ca = case
+                .certs
+                .then(|| world.cert_file(&case.name, "ca").display().to_string());
+            expect("NOMAD_CACERT", ca.as_deref().unwrap_or_default());
             if case.certs {
                 // The next `use` in the loop removed the file; its name is what is left.
                 let key = &env["NOMAD_CLIENT_KEY"];

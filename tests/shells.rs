@@ -54,7 +54,6 @@ fn env_after(world: &World, shell: &str, script: &str) -> BTreeMap<String, Strin
 }
 
 fn assert_prod(world: &World, env: &BTreeMap<String, String>, how: &str) {
-    let certs = world.config_dir.join("certs/prod");
     let expect =
         |k: &str, v: &str| assert_eq!(env.get(k).map(String::as_str), Some(v), "{how}: {k}");
     expect("NOMAD_ADDR", "https://127.0.0.1:4646");
@@ -62,10 +61,13 @@ fn assert_prod(world: &World, env: &BTreeMap<String, String>, how: &str) {
     expect("NOMAD_NAMESPACE", "ns $x");
     expect("NOMAD_TLS_SERVER_NAME", "server.global.nomad");
     expect("NOMAD_TOKEN", TOKEN);
-    expect("NOMAD_CACERT", certs.join("ca.pem").to_str().unwrap());
+    expect(
+        "NOMAD_CACERT",
+        world.cert_file("prod", "ca").to_str().unwrap(),
+    );
     expect(
         "NOMAD_CLIENT_CERT",
-        certs.join("client.pem").to_str().unwrap(),
+        world.cert_file("prod", "client").to_str().unwrap(),
     );
     expect("NOMADCTX_CONTEXT", "prod");
     for stale in ["NOMAD_CAPATH", "NOMAD_HTTP_AUTH", "NOMAD_SKIP_VERIFY"] {
@@ -285,6 +287,7 @@ fn a_failed_use_leaves_no_key_file() {
     let world = hostile_world();
     // A token that is not text (damaged outside nomadctx) makes `use` fail after it has
     // fetched the key: no key file may stay behind.
+    let account = world.live_account("prod/token").unwrap();
     world
         .program("secret-tool")
         .args([
@@ -293,7 +296,7 @@ fn a_failed_use_leaves_no_key_file() {
             "service",
             "nomadctx",
             "username",
-            "prod/token",
+            &account,
         ])
         .stdin(vec![0xff, 0xfe, 0x00])
         .succeeds();

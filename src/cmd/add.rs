@@ -1,19 +1,20 @@
-//! `nomadctx add`: validate everything, then store certificates, secrets and config together.
-//! Also home of the change machinery `set` shares.
+//! `nomadctx add`: validate everything, then store certificates, secrets and config as one
+//! change. Also home of the input checks `set` shares.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rustls_pki_types::CertificateDer;
 
 use anyhow::{Result, anyhow, bail};
 
+use crate::change::{Change, Transaction, Update};
 use crate::cli::{AddArgs, ContextArgs};
 use crate::cmd::{App, warn};
-use crate::context::{Context, validate_address, validate_name};
-use crate::keychain::{Item, Keychain};
+use crate::context::{Context, fresh_id, validate_address, validate_name};
+use crate::keychain::Keychain;
 use crate::secret::Secret;
-use crate::store::{Config, Lock, Rollback, checkpoint, replace_file, require_absent};
+use crate::store::require_absent;
 use crate::{import, tls};
 
 pub fn run(app: &App, args: AddArgs) -> Result<()> {
@@ -36,7 +37,7 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
         address,
         ..Context::default()
     };
-    let mut inputs = Inputs::read(&name, &settings)?;
+    let mut inputs = Inputs::read(&name, &settings, None)?;
     inputs.token = inputs.token.or(env_token);
     apply_settings(&mut context, &settings);
     validate_context(&name, &context)?;
@@ -44,26 +45,70 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     context.client_cert_not_after = inputs.check_chain(app, &name, None)?;
 
     let lock = app.store.lock()?;
-    let mut config = app.store.load()?;
+    let mut config = app.load_locked(&lock)?;
     require_absent(&config, &name, args.force)?;
+    config.ensure_store_id()?;
     let keychain = app.keychain(&config)?;
+    refuse_to_remove_the_only_copy(&name, &keychain, args.remove_key_file, args.force)?;
     let update = Update {
-        ca: inputs.ca.map_or(Change::Remove, |(certs, _)| {
+        ca: inputs.ca.map_or(Change::Keep, |(certs, _)| {
             Change::Put(tls::certificates_to_pem(&certs))
         }),
-        client: inputs.client.map_or(Change::Remove, |((certs, _), key)| {
+        client: inputs.client.map_or(Change::Keep, |((certs, _), key)| {
             Change::Put((tls::certificates_to_pem(&certs), key))
         }),
-        token: inputs.token.map_or(Change::Remove, Change::Put),
+        token: inputs.token.map_or(Change::Keep, Change::Put),
     };
-    save(app, &lock, &mut config, &keychain, &name, context, update)?;
+    warn_plain_http(&name, &context, &update);
+    context.id = Some(fresh_id(8)?);
+    let mut change = Transaction::begin(&app.store, &keychain, &lock);
+    change.apply(&name, &mut context, update)?;
+    if let Some(replaced) = config.contexts.get(&name) {
+        change.retire_context(replaced);
+    }
+    config.contexts.insert(name.clone(), context);
+    change.commit(&config)?;
     eprintln!(
         "nomadctx: added context {name:?}; switch to it with: eval \"$(nomadctx use {name})\""
     );
+    if !keychain.backend().is_durable() {
+        warn(&format!(
+            "the key of context {name:?} is in the kernel keyring, which loses it at reboot: keep the key file, or choose a durable keychain (README: Headless Linux)"
+        ));
+    }
     if args.remove_key_file {
         remove_key_file(&name, settings.key.as_deref(), &keychain)?;
     }
     Ok(())
+}
+
+/// After `--remove-key-file` the keychain item is the key; in the kernel keyring it would
+/// not outlive the next reboot.
+pub fn refuse_to_remove_the_only_copy(
+    name: &str,
+    keychain: &Keychain,
+    remove_key_file: bool,
+    force: bool,
+) -> Result<()> {
+    if remove_key_file && !force && !keychain.backend().is_durable() {
+        bail!(
+            "context {name:?}: not removing the key file: {} loses its keys at reboot, so the file would be the only lasting copy; keep the file, choose a durable keychain, or pass --force to remove it anyway",
+            keychain.backend().describe()
+        );
+    }
+    Ok(())
+}
+
+/// Certificates with a plain http:// address are almost always a mistake.
+pub fn warn_plain_http(name: &str, context: &Context, update: &Update) {
+    let certs = matches!(update.ca, Change::Put(_)) || matches!(update.client, Change::Put(_));
+    if context.address.starts_with("http://") && (certs || context.has_ca() || context.has_client())
+    {
+        warn(&format!(
+            "context {name:?} has certificates but its address {} is plain http://; Nomad with mTLS needs https://",
+            context.address
+        ));
+    }
 }
 
 /// Certificates as parsed, with the file they came from (for messages).
@@ -78,7 +123,10 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    pub fn read(name: &str, settings: &ContextArgs) -> Result<Self> {
+    /// `stored_cert` is the client certificate the context already holds, if any: `set NAME
+    /// --key FILE` alone pairs a new key with it (as after a reboot emptied the kernel
+    /// keyring).
+    pub fn read(name: &str, settings: &ContextArgs, stored_cert: Option<&Path>) -> Result<Self> {
         let in_context = |e: anyhow::Error| anyhow!("context {name:?}: {e:#}");
         let ca = settings
             .ca
@@ -90,7 +138,11 @@ impl Inputs {
             })
             .transpose()
             .map_err(in_context)?;
-        let client = match (&settings.cert, &settings.key) {
+        let cert_path = settings
+            .cert
+            .as_deref()
+            .or(stored_cert.filter(|_| settings.key.is_some()));
+        let client = match (cert_path, &settings.key) {
             (Some(cert_path), Some(key_path)) => {
                 let cert_bytes =
                     tls::read_input(cert_path, "certificate file").map_err(in_context)?;
@@ -99,10 +151,13 @@ impl Inputs {
                 let key_bytes = tls::read_input(key_path, "key file").map_err(in_context)?;
                 let key = tls::parse_private_key(&key_bytes, key_path).map_err(in_context)?;
                 tls::check_key_matches(&certs, &key, cert_path, key_path).map_err(in_context)?;
-                Some(((certs, cert_path.clone()), key))
+                Some(((certs, cert_path.to_path_buf()), key))
             }
             (None, None) => None,
-            _ => bail!("context {name:?}: --cert and --key go together; give both"),
+            (None, Some(_)) => bail!(
+                "context {name:?}: --key needs --cert, since the context holds no client certificate to pair it with"
+            ),
+            (Some(_), None) => bail!("context {name:?}: --cert and --key go together; give both"),
         };
         let token = settings.token_stdin.then(|| read_token(name)).transpose()?;
         Ok(Self { ca, client, token })
@@ -119,10 +174,10 @@ impl Inputs {
         if self.ca.is_none() && self.client.is_none() {
             return Ok(before.and_then(|b| b.client_cert_not_after));
         }
-        let stored = |held: bool, path: PathBuf| -> Result<Option<Certs>> {
-            if !held {
+        let stored = |path: Option<PathBuf>| -> Result<Option<Certs>> {
+            let Some(path) = path else {
                 return Ok(None);
-            }
+            };
             Ok(Some((
                 tls::read_certificates(&path, "stored certificate")?,
                 path,
@@ -130,14 +185,11 @@ impl Inputs {
         };
         let ca = match &self.ca {
             Some(ca) => Some(ca.clone()),
-            None => stored(before.is_some_and(|b| b.ca_cert), app.store.ca_path(name))?,
+            None => stored(before.and_then(|b| app.store.ca_file(b)))?,
         };
         let client = match &self.client {
             Some((certs, _)) => Some(certs.clone()),
-            None => stored(
-                before.is_some_and(|b| b.client_cert),
-                app.store.client_cert_path(name),
-            )?,
+            None => stored(before.and_then(|b| app.store.client_cert_file(b)))?,
         };
         let Some((certs, cert_path)) = client else {
             return Ok(None);
@@ -228,128 +280,5 @@ pub fn validate_context(name: &str, context: &Context) -> Result<()> {
             bail!("context {name:?}: {flag} {v:?} contains control characters");
         }
     }
-    Ok(())
-}
-
-/// What happens to one part of a context.
-#[derive(Debug)]
-pub enum Change<T> {
-    Keep,
-    Put(T),
-    Remove,
-}
-
-impl<T> Change<T> {
-    fn present(&self, before: bool) -> bool {
-        match self {
-            Change::Keep => before,
-            Change::Put(_) => true,
-            Change::Remove => false,
-        }
-    }
-}
-
-#[derive(Debug)]
-pub struct Update {
-    pub ca: Change<Vec<u8>>,
-    pub client: Change<(Vec<u8>, Secret)>,
-    pub token: Change<Secret>,
-}
-
-/// Writes `context` under `name` with the changes in `update`: keychain first, then the
-/// certificate files, then the config. Any failure undoes what was done, so the keychain
-/// and the config never disagree; secrets that are no longer needed go last.
-pub fn save(
-    app: &App,
-    lock: &Lock,
-    config: &mut Config,
-    keychain: &Keychain,
-    name: &str,
-    mut context: Context,
-    update: Update,
-) -> Result<()> {
-    let before = config.contexts.get(name).cloned().unwrap_or_default();
-    context.ca_cert = update.ca.present(before.ca_cert);
-    context.client_cert = update.client.present(before.client_cert);
-    context.token = update.token.present(before.token);
-    if context.address.starts_with("http://") && (context.ca_cert || context.client_cert) {
-        warn(&format!(
-            "context {name:?} has certificates but its address {} is plain http://; Nomad with mTLS needs https://",
-            context.address
-        ));
-    }
-    let stale = [
-        (Item::ClientKey, before.client_cert && !context.client_cert),
-        (Item::Token, before.token && !context.token),
-    ];
-    let mut rollback = Rollback::default();
-    let cert_dir = app.store.cert_dir(name);
-    // Runs last: a directory this change created is empty again by then.
-    rollback.on_failure(move || {
-        let _ = std::fs::remove_dir(cert_dir);
-    });
-
-    let key = match &update.client {
-        Change::Put((_, key)) => Change::Put(key.clone()),
-        Change::Keep => Change::Keep,
-        Change::Remove => Change::Remove,
-    };
-    app.store.begin(&[name], lock, &mut rollback)?;
-    put_secret(keychain, name, Item::ClientKey, &key, &mut rollback)?;
-    put_secret(keychain, name, Item::Token, &update.token, &mut rollback)?;
-    checkpoint("keychain-written")?;
-
-    let ca_path = app.store.ca_path(name);
-    match &update.ca {
-        Change::Put(pem) => replace_file(&ca_path, Some(pem), &mut rollback)?,
-        Change::Remove => replace_file(&ca_path, None, &mut rollback)?,
-        Change::Keep => {}
-    }
-    let cert_path = app.store.client_cert_path(name);
-    match &update.client {
-        Change::Put((pem, _)) => replace_file(&cert_path, Some(pem), &mut rollback)?,
-        Change::Remove => replace_file(&cert_path, None, &mut rollback)?,
-        Change::Keep => {}
-    }
-
-    checkpoint("files-written")?;
-
-    config.contexts.insert(name.to_owned(), context);
-    app.store.save(config, lock)?;
-    rollback.commit();
-    checkpoint("config-saved")?;
-
-    let _ = std::fs::remove_dir(app.store.cert_dir(name));
-    for (item, _) in stale.iter().filter(|(_, stale)| *stale) {
-        if let Err(e) = keychain.delete(name, *item) {
-            warn(&format!(
-                "{e:#}; `nomadctx doctor --repair` removes it later"
-            ));
-        }
-    }
-    app.store.finish(&[name], lock)
-}
-
-/// Stores a new secret, registering the step that puts the old one (or none) back.
-fn put_secret(
-    keychain: &Keychain,
-    name: &str,
-    item: Item,
-    change: &Change<Secret>,
-    rollback: &mut Rollback,
-) -> Result<()> {
-    let Change::Put(secret) = change else {
-        return Ok(());
-    };
-    let old = keychain.get(name, item)?;
-    keychain.set(name, item, secret)?;
-    let keychain = keychain.clone();
-    let name = name.to_owned();
-    rollback.on_failure(move || {
-        let _ = match old {
-            Some(old) => keychain.set(&name, item, &old),
-            None => keychain.delete(&name, item).map(|_| ()),
-        };
-    });
     Ok(())
 }

@@ -23,7 +23,7 @@ use crate::tls;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn run(app: &App, args: CheckArgs) -> Result<()> {
-    let config = app.store.load()?;
+    let config = app.load()?;
     let keychain = app.keychain(&config)?;
     if !args.all {
         let (name, _) = app.resolve(&config, args.name.as_deref())?;
@@ -77,16 +77,15 @@ struct Report {
 fn check(app: &App, keychain: &Keychain, name: &str, context: &Context) -> Result<Report> {
     let in_context = |e: anyhow::Error| anyhow!("context {name:?}: {e:#}");
     let target = Target::parse(&context.address).map_err(in_context)?;
-    let ca = context
-        .ca_cert
-        .then(|| tls::read_ca(&app.store.ca_path(name)))
+    let ca_path = app.store.ca_file(context);
+    let ca = ca_path
+        .as_deref()
+        .map(tls::read_ca)
         .transpose()
         .map_err(in_context)?;
-    let client = if context.client_cert {
-        let path = app.store.client_cert_path(name);
+    let client = if let Some(path) = app.store.client_cert_file(context) {
         let certs = tls::read_certificates(&path, "stored certificate").map_err(in_context)?;
-        let ca_path = app.store.ca_path(name);
-        let ca_ref = ca.as_deref().map(|c| (c, ca_path.as_path()));
+        let ca_ref = ca.as_deref().zip(ca_path.as_deref());
         let not_after = tls::check_client_certificate(&certs, &path, ca_ref).map_err(in_context)?;
         if let Some(warning) = tls::expiry_warning(name, not_after) {
             crate::cmd::warn(&warning);

@@ -1,28 +1,28 @@
 //! `nomadctx doctor`: check that the config, the certificate files and the keychain agree,
-//! and on request repair what an interrupted change left behind.
+//! and on request (after showing the plan) repair what an interrupted change left behind.
 
 use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 
+use crate::change::{Change, Piece, Transaction, Update, journal, pieces_of, remove_piece, settle};
 use crate::cli::DoctorArgs;
 use crate::cmd::App;
-use crate::keychain::{Item, Keychain, SERVICE, account};
+use crate::keychain::{Item, ItemRef, Keychain, SERVICE};
 use crate::secret::Secret;
-use crate::store::Config;
+use crate::store::{Config, Store, list_dir};
 use crate::tls;
 
-/// What can be out of step after a crash or a hand edit.
+/// What can be out of step after a crash, a timeout or a hand edit.
 #[derive(Debug)]
 enum Problem {
-    /// A keychain item no context uses: left by an interrupted add, remove or rename.
-    OrphanItem(String, Item),
-    /// A certificate directory of a name that is no context.
-    OrphanDir(String),
-    /// A context that needs an item the keychain does not have.
-    MissingItem(String, Item),
-    /// A context whose copied certificate file is gone.
+    /// A keychain item or certificate file of this store that no context points at.
+    Orphan(Piece),
+    /// A context that points at a keychain item the keychain does not have.
+    MissingItem(String, ItemRef),
+    /// A context whose certificate file is gone.
     MissingFile(String, PathBuf),
     /// A client key that does not belong to the context's certificate.
     KeyMismatch(String),
@@ -30,10 +30,9 @@ enum Problem {
 
 pub fn run(app: &App, args: DoctorArgs) -> Result<u8> {
     let lock = app.store.lock()?;
-    let config = app.store.load()?;
+    let config = app.load_locked(&lock)?;
     let keychain = app.keychain(&config)?;
-    let pending = app.store.pending();
-    let mut problems = find_problems(app, &config, &keychain, &pending)?;
+    let problems = find_problems(&app.store, &config, &keychain)?;
     let checked = format!(
         "{} context(s) in {} and {}",
         config.contexts.len(),
@@ -41,93 +40,120 @@ pub fn run(app: &App, args: DoctorArgs) -> Result<u8> {
         keychain.backend().describe()
     );
     if problems.is_empty() {
-        app.store.finish(&names(&pending), &lock)?;
+        settle(&app.store, &journal(&app.store))?;
         eprintln!("nomadctx: doctor: all consistent: {checked}");
         return Ok(0);
-    }
-    if args.repair {
-        problems = repair(app, &keychain, problems)?;
-        if problems.is_empty() {
-            app.store.finish(&names(&pending), &lock)?;
-            eprintln!("nomadctx: doctor: repaired; all consistent: {checked}");
-            return Ok(0);
-        }
     }
     eprintln!(
         "nomadctx: doctor: {} problem(s) in {checked}:",
         problems.len()
     );
     for problem in &problems {
-        eprintln!("  {}", describe(problem, args.repair));
+        eprintln!("  {}", describe(&config, problem));
+    }
+    if !args.repair {
+        eprintln!("nomadctx: doctor: `nomadctx doctor --repair` shows what it would do and asks");
+        return Ok(1);
+    }
+    let plan = plan(&app.store, &config, &keychain, &problems)?;
+    if plan.steps.is_empty() {
+        eprintln!("nomadctx: doctor: nothing here can be repaired automatically; see above");
+        return Ok(1);
+    }
+    eprintln!("nomadctx: doctor: the repair would:");
+    for step in &plan.steps {
+        eprintln!("  {}", step.describe(&config));
+    }
+    if let Some(why) = &plan.kept {
+        eprintln!("  and delete nothing, since {why}");
+    }
+    if !args.yes && !confirm()? {
+        bail!("nothing repaired; run `nomadctx doctor --repair --yes` to carry out the plan above");
+    }
+    let config = carry_out(app, &lock, config, &keychain, plan.steps)?;
+    let left = find_problems(&app.store, &config, &keychain)?;
+    if left.is_empty() {
+        settle(&app.store, &journal(&app.store))?;
+        eprintln!("nomadctx: doctor: repaired; all consistent: {checked}");
+        return Ok(0);
+    }
+    eprintln!("nomadctx: doctor: {} problem(s) left:", left.len());
+    for problem in &left {
+        eprintln!("  {}", describe(&config, problem));
     }
     Ok(1)
 }
 
-fn names(pending: &BTreeSet<String>) -> Vec<&str> {
-    pending.iter().map(String::as_str).collect()
-}
-
-fn find_problems(
-    app: &App,
-    config: &Config,
-    keychain: &Keychain,
-    pending: &BTreeSet<String>,
-) -> Result<Vec<Problem>> {
+fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<Vec<Problem>> {
     let mut problems = Vec::new();
+    let mut live = BTreeSet::new();
     for (name, ctx) in &config.contexts {
-        if ctx.ca_cert && !app.store.ca_path(name).is_file() {
-            problems.push(Problem::MissingFile(name.clone(), app.store.ca_path(name)));
-        }
-        let cert_path = app.store.client_cert_path(name);
-        if ctx.client_cert && !cert_path.is_file() {
-            problems.push(Problem::MissingFile(name.clone(), cert_path.clone()));
-        }
-        for (item, needed) in [(Item::ClientKey, ctx.client_cert), (Item::Token, ctx.token)] {
-            if !needed {
-                continue;
-            }
-            match keychain.get(name, item)? {
-                None => problems.push(Problem::MissingItem(name.clone(), item)),
-                Some(key) if item == Item::ClientKey && cert_path.is_file() => {
-                    if !key_fits(&cert_path, &key) {
-                        problems.push(Problem::KeyMismatch(name.clone()));
-                    }
+        for piece in pieces_of(store, ctx) {
+            match &piece {
+                Piece::File(path) if !path.is_file() => {
+                    problems.push(Problem::MissingFile(name.clone(), path.clone()));
                 }
-                Some(_) => {}
+                Piece::Item(item) => match keychain.get(name, item)? {
+                    None => problems.push(Problem::MissingItem(name.clone(), item.clone())),
+                    Some(key) if item.kind == Item::ClientKey => {
+                        if let Some(cert) = store.client_cert_file(ctx)
+                            && cert.is_file()
+                            && !key_fits(&cert, &key)
+                        {
+                            problems.push(Problem::KeyMismatch(name.clone()));
+                        }
+                    }
+                    Some(_) => {}
+                },
+                _ => {}
             }
+            live.insert(piece_key(&piece));
         }
     }
 
-    // Items to look at: everything the keychain lists, else what the journal names, which
-    // may not exist and are asked for one by one.
-    let (accounts, listed): (BTreeSet<String>, bool) = match keychain.accounts()? {
-        Some(accounts) => (accounts.into_iter().collect(), true),
-        None => (
-            pending
-                .iter()
-                .flat_map(|name| Item::ALL.map(|item| account(name, item)))
-                .collect(),
-            false,
-        ),
+    // This store's items: listed where the keychain can list, else those the journal names.
+    let items: Vec<ItemRef> = match keychain.list()? {
+        Some(items) => items,
+        None => journal(store)
+            .into_iter()
+            .filter_map(|p| match p {
+                Piece::Item(item) => Some(item),
+                _ => None,
+            })
+            .collect(),
     };
-    for account in &accounts {
-        let Some((name, item)) = Item::parse_account(account) else {
-            continue;
-        };
-        let used = config.contexts.get(name).is_some_and(|ctx| match item {
-            Item::ClientKey => ctx.client_cert,
-            Item::Token => ctx.token,
-        });
-        if !used && (listed || keychain.get(name, item)?.is_some()) {
-            problems.push(Problem::OrphanItem(name.to_owned(), item));
+    for item in items {
+        let piece = Piece::Item(item);
+        if !live.contains(&piece_key(&piece)) && exists(keychain, &piece)? {
+            problems.push(Problem::Orphan(piece));
         }
     }
-    for name in app.store.cert_dir_names()? {
-        if !config.contexts.contains_key(&name) {
-            problems.push(Problem::OrphanDir(name));
+    let ids: BTreeSet<&str> = config.contexts.values().map(|c| c.id()).collect();
+    for dir_name in store.cert_dir_names()? {
+        let dir = store.cert_dir(&dir_name);
+        if !ids.contains(dir_name.as_str()) {
+            problems.push(Problem::Orphan(Piece::Dir(dir)));
+            continue;
+        }
+        for file in list_dir(&dir)? {
+            let piece = Piece::File(dir.join(file));
+            if !live.contains(&piece_key(&piece)) {
+                problems.push(Problem::Orphan(piece));
+            }
         }
     }
     Ok(problems)
+}
+
+fn piece_key(piece: &Piece) -> String {
+    format!("{piece:?}")
+}
+
+fn exists(keychain: &Keychain, piece: &Piece) -> Result<bool> {
+    match piece {
+        Piece::Item(item) => Ok(keychain.get("(orphan)", item)?.is_some()),
+        Piece::File(path) | Piece::Dir(path) => Ok(path.exists()),
+    }
 }
 
 fn key_fits(cert_path: &std::path::Path, key: &Secret) -> bool {
@@ -136,74 +162,179 @@ fn key_fits(cert_path: &std::path::Path, key: &Secret) -> bool {
         .is_ok()
 }
 
-/// Removes orphans; a missing client key is put back from an orphan that fits the
-/// context's certificate (as a rename cut short leaves it). Returns what is left.
-fn repair(app: &App, keychain: &Keychain, problems: Vec<Problem>) -> Result<Vec<Problem>> {
-    let mut orphans: Vec<(String, Item)> = problems
+/// One thing `--repair` does.
+#[derive(Debug)]
+enum Step {
+    /// Store the orphan's key as a new version of the context's client key.
+    PutBack(String, ItemRef),
+    Delete(Piece),
+}
+
+impl Step {
+    fn describe(&self, config: &Config) -> String {
+        match self {
+            Self::PutBack(name, orphan) => format!(
+                "put back the client key of context {name:?} from the orphan item {}",
+                item_label(config, orphan)
+            ),
+            Self::Delete(piece) => format!("delete {}", piece_label(config, piece)),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Plan {
+    steps: Vec<Step>,
+    /// Why no orphan is deleted, when none is.
+    kept: Option<String>,
+}
+
+/// What `--repair` would do: put back missing client keys from orphans that fit, and
+/// delete orphans only when no context still lacks something an orphan could supply.
+fn plan(store: &Store, config: &Config, keychain: &Keychain, problems: &[Problem]) -> Result<Plan> {
+    let orphan_keys: Vec<&ItemRef> = problems
         .iter()
         .filter_map(|p| match p {
-            Problem::OrphanItem(name, item) => Some((name.clone(), *item)),
+            Problem::Orphan(Piece::Item(item)) if item.kind == Item::ClientKey => Some(item),
             _ => None,
         })
         .collect();
-    let mut left = Vec::new();
+    let mut steps = Vec::new();
+    let mut unrepaired = Vec::new();
     for problem in problems {
         match problem {
-            Problem::MissingItem(name, Item::ClientKey) => {
-                let cert_path = app.store.client_cert_path(&name);
-                let mut restored = false;
-                for (orphan, _) in orphans.iter().filter(|(_, i)| *i == Item::ClientKey) {
-                    if let Some(key) = keychain.get(orphan, Item::ClientKey)?
-                        && key_fits(&cert_path, &key)
-                    {
-                        keychain.set(&name, Item::ClientKey, &key)?;
-                        eprintln!(
-                            "nomadctx: doctor: put the client key of {name:?} back from the item of {orphan:?}"
-                        );
-                        restored = true;
-                        break;
-                    }
-                }
-                if !restored {
-                    left.push(Problem::MissingItem(name, Item::ClientKey));
+            Problem::MissingItem(name, item) if item.kind == Item::ClientKey => {
+                let ctx = config.get(name)?;
+                let fitting = store
+                    .client_cert_file(ctx)
+                    .filter(|c| c.is_file())
+                    .and_then(|cert| {
+                        orphan_keys.iter().find(|orphan| {
+                            keychain
+                                .get(name, orphan)
+                                .ok()
+                                .flatten()
+                                .is_some_and(|key| key_fits(&cert, &key))
+                        })
+                    });
+                match fitting {
+                    Some(orphan) => steps.push(Step::PutBack(name.clone(), (*orphan).clone())),
+                    None => unrepaired.push(problem),
                 }
             }
-            Problem::OrphanItem(..) => {}
-            Problem::OrphanDir(name) => {
-                let dir = app.store.cert_dir(&name);
-                std::fs::remove_dir_all(&dir)
-                    .map_err(|e| anyhow::anyhow!("could not remove {}: {e}", dir.display()))?;
-                eprintln!("nomadctx: doctor: removed {}", dir.display());
-            }
-            other => left.push(other),
+            Problem::Orphan(_) => {}
+            other => unrepaired.push(other),
         }
     }
-    for (name, item) in orphans.drain(..) {
-        keychain.delete(&name, item)?;
-        eprintln!(
-            "nomadctx: doctor: deleted keychain item {SERVICE}/{}",
-            account(&name, item)
-        );
+    let kept = (!unrepaired.is_empty()).then(|| {
+        format!(
+            "{} problem(s) above need you first, and an orphan may be what one of them lacks",
+            unrepaired.len()
+        )
+    });
+    if kept.is_none() {
+        for problem in problems {
+            if let Problem::Orphan(piece) = problem {
+                steps.push(Step::Delete(piece.clone()));
+            }
+        }
     }
-    Ok(left)
+    Ok(Plan { steps, kept })
 }
 
-fn describe(problem: &Problem, repaired: bool) -> String {
-    let later = if repaired {
-        ""
-    } else {
-        " (`nomadctx doctor --repair` deletes it)"
-    };
+/// Asks on the terminal; without one, the answer is no.
+fn confirm() -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .context("could not open the terminal (/dev/tty) to ask")?;
+    let mut out = tty.try_clone().context("could not use the terminal")?;
+    write!(out, "nomadctx: doctor: go ahead? [y/N] ").context("could not write to the terminal")?;
+    out.flush().context("could not write to the terminal")?;
+    let mut answer = String::new();
+    BufReader::new(tty)
+        .read_line(&mut answer)
+        .context("could not read from the terminal")?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn carry_out(
+    app: &App,
+    lock: &crate::store::Lock,
+    mut config: Config,
+    keychain: &Keychain,
+    steps: Vec<Step>,
+) -> Result<Config> {
+    for step in steps {
+        match step {
+            Step::PutBack(name, orphan) => {
+                let key = keychain.require(&name, &orphan)?;
+                let mut ctx = config.get(&name)?.clone();
+                let cert = app
+                    .store
+                    .client_cert_file(&ctx)
+                    .context("the context has no client certificate")?;
+                let pem = std::fs::read(&cert)
+                    .with_context(|| format!("could not read {}", cert.display()))?;
+                let mut change = Transaction::begin(&app.store, keychain, lock);
+                let update = Update {
+                    ca: Change::Keep,
+                    client: Change::Put((pem, key)),
+                    token: Change::Keep,
+                };
+                change.apply(&name, &mut ctx, update)?;
+                config.contexts.insert(name.clone(), ctx);
+                change.commit(&config)?;
+                eprintln!(
+                    "nomadctx: doctor: put back the client key of {name:?} from {}",
+                    item_label(&config, &orphan)
+                );
+            }
+            Step::Delete(piece) => {
+                remove_piece(keychain, &config, &piece)?;
+                eprintln!("nomadctx: doctor: deleted {}", piece_label(&config, &piece));
+            }
+        }
+    }
+    Ok(config)
+}
+
+fn item_label(config: &Config, item: &ItemRef) -> String {
+    let owner = config
+        .contexts
+        .iter()
+        .find(|(_, c)| c.id() == item.context)
+        .map_or_else(
+            || "a context no longer here".to_owned(),
+            |(n, _)| format!("context {n:?}"),
+        );
+    format!(
+        "{SERVICE} {} of {owner} (id {}, version {})",
+        item.kind.what(),
+        item.context,
+        item.version
+    )
+}
+
+fn piece_label(config: &Config, piece: &Piece) -> String {
+    match piece {
+        Piece::Item(item) => format!("keychain item: {}", item_label(config, item)),
+        Piece::File(path) => format!("file {}", path.display()),
+        Piece::Dir(path) => format!("directory {}", path.display()),
+    }
+}
+
+fn describe(config: &Config, problem: &Problem) -> String {
     match problem {
-        Problem::OrphanItem(name, item) => format!(
-            "keychain item {SERVICE}/{} belongs to no context{later}",
-            account(name, *item)
+        Problem::Orphan(piece) => format!("{} belongs to no context", piece_label(config, piece)),
+        Problem::MissingItem(name, item) if item.kind == Item::ClientKey => format!(
+            "context {name:?} has no client key in the keychain; store it with `nomadctx set {name} --key FILE` or `nomadctx remove {name}`"
         ),
-        Problem::OrphanDir(name) => format!("certs/{name} belongs to no context{later}"),
-        Problem::MissingItem(name, Item::ClientKey) => format!(
-            "context {name:?} has no client key in the keychain; store it with `nomadctx set {name} --cert FILE --key FILE` or `nomadctx remove {name}`"
-        ),
-        Problem::MissingItem(name, Item::Token) => format!(
+        Problem::MissingItem(name, _) => format!(
             "context {name:?} has no ACL token in the keychain; store it with `nomadctx set {name} --token-stdin` or drop it with `nomadctx set {name} --clear-token`"
         ),
         Problem::MissingFile(name, path) => format!(

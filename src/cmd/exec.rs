@@ -29,7 +29,7 @@ const NOT_EXECUTABLE: u8 = 126;
 const KILLED_BY_SIGNAL: u8 = 128;
 
 pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
-    let config = app.store.load()?;
+    let config = app.load()?;
     let many = args.all || args.pattern.is_some();
     let names = if many {
         matching_contexts(&config, args.pattern.as_deref())?
@@ -126,7 +126,7 @@ impl Run<'_> {
             .as_ref()
             .map(ChildKey::new)
             .transpose()?;
-        let mut materials = self.app.cert_materials(name, context)?;
+        let mut materials = self.app.cert_materials(context)?;
         materials.client_key = key.as_ref().map(|k| k.path().to_owned());
         materials.token = secrets.token_str(name)?;
 

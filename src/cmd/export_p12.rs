@@ -12,14 +12,14 @@ use crate::store::write_atomic;
 use crate::tls;
 
 pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
-    let config = app.store.load()?;
+    let config = app.load()?;
     let (name, _) = app.resolve(&config, args.name.as_deref())?;
     let context = config.get(&name)?;
-    if !context.client_cert {
+    let Some(client_cert) = app.store.client_cert_file(context) else {
         bail!(
             "context {name:?} has no client certificate to export; add one with `nomadctx set {name} --cert FILE --key FILE`"
         );
-    }
+    };
     if args.output.is_none() && std::io::stdout().is_terminal() {
         bail!(
             "a PKCS#12 bundle is binary and holds the key: write it to a file with -o {name}.p12"
@@ -32,10 +32,7 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
     };
 
     let mut chain = Vec::new();
-    for path in [app.store.client_cert_path(&name)]
-        .into_iter()
-        .chain(context.ca_cert.then(|| app.store.ca_path(&name)))
-    {
+    for path in [client_cert].into_iter().chain(app.store.ca_file(context)) {
         chain.extend(
             tls::read_certificates(&path, "stored certificate")
                 .map_err(|e| anyhow!("context {name:?}: {e:#}"))?,

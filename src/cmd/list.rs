@@ -14,8 +14,26 @@ pub struct View<'a> {
     pub name: &'a str,
     #[serde(flatten)]
     pub context: &'a Context,
+    /// Whether the context holds a CA bundle, a client certificate and key, an ACL token.
+    pub ca_cert: bool,
+    pub client_cert: bool,
+    pub token: bool,
     pub current: bool,
     pub default: bool,
+}
+
+impl<'a> View<'a> {
+    pub fn new(name: &'a str, context: &'a Context, current: bool, default: bool) -> Self {
+        Self {
+            name,
+            context,
+            ca_cert: context.has_ca() || context.ca_cert,
+            client_cert: context.has_client() || context.client_cert,
+            token: context.has_token() || context.token,
+            current,
+            default,
+        }
+    }
 }
 
 pub fn run(app: &App, args: ListArgs) -> Result<()> {
@@ -30,11 +48,13 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
         let views: Vec<View> = config
             .contexts
             .iter()
-            .map(|(name, context)| View {
-                name,
-                context,
-                current: is_current(name),
-                default: config.default.as_deref() == Some(name),
+            .map(|(name, context)| {
+                View::new(
+                    name,
+                    context,
+                    is_current(name),
+                    config.default.as_deref() == Some(name),
+                )
             })
             .collect();
         return print(&format!("{}\n", serde_json::to_string_pretty(&views)?));

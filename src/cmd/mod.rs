@@ -26,9 +26,10 @@ use anyhow::{Context as _, Result, anyhow};
 
 use crate::cli::{Cli, Command};
 use crate::context::{CONTEXT_VAR, Context, Materials, non_empty_env};
-use crate::keychain::{Backend, Item, Keychain};
+use crate::keychain::{Backend, Item, ItemRef, Keychain};
+use crate::migrate;
 use crate::secret::Secret;
-use crate::store::{Config, Store};
+use crate::store::{Config, Lock, Store};
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -118,11 +119,31 @@ impl App {
     }
 
     pub fn keychain(&self, config: &Config) -> Result<Keychain> {
-        Ok(Keychain::new(Backend::choose(config.keychain)?))
+        Ok(Keychain::new(
+            Backend::choose(config.keychain)?,
+            config.store.as_deref().unwrap_or_default(),
+        ))
+    }
+
+    /// The config, migrated first if it was written before store and context ids. Commands
+    /// that use a context's certificates or secrets read it this way.
+    pub fn load(&self) -> Result<Config> {
+        let config = self.store.load()?;
+        if !migrate::needed(&self.store, &config) {
+            return Ok(config);
+        }
+        let lock = self.store.lock()?;
+        self.load_locked(&lock)
+    }
+
+    /// As [`App::load`], for commands that hold the lock to change the config.
+    pub fn load_locked(&self, lock: &Lock) -> Result<Config> {
+        let config = self.store.load()?;
+        migrate::migrate(&self.store, lock, config)
     }
 
     /// Paths of the context's certificate files, as Nomad variables want them.
-    pub fn cert_materials(&self, name: &str, ctx: &Context) -> Result<Materials<'static>> {
+    pub fn cert_materials(&self, ctx: &Context) -> Result<Materials<'static>> {
         let path = |p: &Path| -> Result<String> {
             p.to_str().map(str::to_owned).ok_or_else(|| {
                 anyhow!(
@@ -132,13 +153,12 @@ impl App {
             })
         };
         Ok(Materials {
-            ca_cert: ctx
-                .ca_cert
-                .then(|| path(&self.store.ca_path(name)))
-                .transpose()?,
-            client_cert: ctx
-                .client_cert
-                .then(|| path(&self.store.client_cert_path(name)))
+            ca_cert: self.store.ca_file(ctx).as_deref().map(path).transpose()?,
+            client_cert: self
+                .store
+                .client_cert_file(ctx)
+                .as_deref()
+                .map(path)
                 .transpose()?,
             client_key: None,
             token: None,
@@ -163,16 +183,14 @@ impl Secrets {
         {
             warn(&warning);
         }
-        let key = if ctx.client_cert {
-            Some(keychain.require(name, Item::ClientKey)?)
-        } else {
-            None
+        let fetch = |item: Item, version: &Option<String>| {
+            version
+                .as_deref()
+                .map(|v| keychain.require(name, &ItemRef::new(ctx.id(), item, v)))
+                .transpose()
         };
-        let token = if ctx.token {
-            Some(keychain.require(name, Item::Token)?)
-        } else {
-            None
-        };
+        let key = fetch(Item::ClientKey, &ctx.client_version)?;
+        let token = fetch(Item::Token, &ctx.token_version)?;
         Ok(Self { key, token })
     }
 

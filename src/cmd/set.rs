@@ -2,21 +2,23 @@
 
 use anyhow::Result;
 
+use crate::change::{Change, Transaction, Update};
 use crate::cli::SetArgs;
 use crate::cmd::App;
-use crate::cmd::add::{Change, Inputs, Update, apply_settings, save, validate_context};
+use crate::cmd::add::{Inputs, apply_settings, validate_context, warn_plain_http};
 use crate::tls;
 
 pub fn run(app: &App, args: SetArgs) -> Result<()> {
     let name = args.name;
-    let inputs = Inputs::read(&name, &args.settings)?;
-
     let lock = app.store.lock()?;
-    let mut config = app.store.load()?;
-    let mut context = config.get(&name)?.clone();
+    let mut config = app.load_locked(&lock)?;
+    let before = config.get(&name)?.clone();
+    let stored_cert = app.store.client_cert_file(&before);
+    let inputs = Inputs::read(&name, &args.settings, stored_cert.as_deref())?;
+    let mut context = before.clone();
     apply_settings(&mut context, &args.settings);
     validate_context(&name, &context)?;
-    context.client_cert_not_after = inputs.check_chain(app, &name, config.contexts.get(&name))?;
+    context.client_cert_not_after = inputs.check_chain(app, &name, Some(&before))?;
     let keychain = app.keychain(&config)?;
     let update = Update {
         ca: inputs.ca.map_or(Change::Keep, |(certs, _)| {
@@ -31,7 +33,11 @@ pub fn run(app: &App, args: SetArgs) -> Result<()> {
             None => Change::Keep,
         },
     };
-    save(app, &lock, &mut config, &keychain, &name, context, update)?;
+    warn_plain_http(&name, &context, &update);
+    let mut change = Transaction::begin(&app.store, &keychain, &lock);
+    change.apply(&name, &mut context, update)?;
+    config.contexts.insert(name.clone(), context);
+    change.commit(&config)?;
     eprintln!("nomadctx: updated context {name:?}");
     Ok(())
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::cli::ShowArgs;
 use crate::cmd::list::View;
 use crate::cmd::{App, print};
-use crate::keychain::{Item, account};
+use crate::keychain::{Item, ItemRef, SERVICE};
 use crate::tls;
 
 #[derive(Debug, Serialize)]
@@ -22,47 +22,68 @@ struct Details<'a> {
 }
 
 pub fn run(app: &App, args: ShowArgs) -> Result<()> {
-    let config = app.store.load()?;
+    let config = app.load()?;
     let (name, _) = app.resolve(&config, args.name.as_deref())?;
     let context = config.get(&name)?;
     let keychain = app.keychain(&config)?;
-    let materials = app.cert_materials(&name, context)?;
+    let materials = app.cert_materials(context)?;
+    let item_of = |item: Item| {
+        let version = match item {
+            Item::ClientKey => context.client_version.as_deref(),
+            Item::Token => context.token_version.as_deref(),
+        };
+        version.map(|v| ItemRef::new(context.id(), item, v))
+    };
     // Presence is checked in the keychain itself, so `show` also reveals a lost item.
-    let stored = |item: Item, expected: bool| -> Option<bool> {
-        expected
-            .then(|| keychain.get(&name, item).map(|s| s.is_some()))
+    let stored = |item: Item| -> Option<bool> {
+        item_of(item)
+            .map(|i| keychain.get(&name, &i).map(|s| s.is_some()))
             .and_then(|r| r.ok())
     };
     let current = app.current_name(&config).is_some_and(|(n, _)| n == name);
     let details = Details {
-        view: View {
-            name: &name,
+        view: View::new(
+            &name,
             context,
             current,
-            default: config.default.as_deref() == Some(name.as_str()),
-        },
+            config.default.as_deref() == Some(name.as_str()),
+        ),
         ca_file: materials.ca_cert,
         client_cert_file: materials.client_cert,
         keychain: keychain.backend().describe(),
-        client_key_stored: stored(Item::ClientKey, context.client_cert),
-        token_stored: stored(Item::Token, context.token),
-        client_certificate: client_certificate(app, &name, context.client_cert)?,
+        client_key_stored: stored(Item::ClientKey),
+        token_stored: stored(Item::Token),
+        client_certificate: client_certificate(app, &name, context)?,
     };
     if args.json {
         return print(&format!("{}\n", serde_json::to_string_pretty(&details)?));
     }
-    let secret_line = |stored: Option<bool>, expected: bool, item: Item| match (expected, stored) {
-        (false, _) => "none".to_owned(),
-        (true, Some(true)) => format!(
-            "stored in {} (account nomadctx/{})",
+    let durable = if keychain.backend().is_durable() {
+        ""
+    } else {
+        " (lost at reboot)"
+    };
+    let secret_line = |stored: Option<bool>, item: Item| match (item_of(item), stored) {
+        (None, _) => "none".to_owned(),
+        (Some(i), Some(true)) => format!(
+            "stored in {}{durable} (item {SERVICE}/{})",
             details.keychain,
-            account(&name, item)
+            keychain.account(&i)
         ),
-        (true, Some(false)) => format!(
-            "MISSING from {}; store it again with `nomadctx set {name} ...`",
-            details.keychain
+        (Some(_), Some(false)) => format!(
+            "MISSING from {}{}; store it again with `nomadctx set {name} {}`",
+            details.keychain,
+            if durable.is_empty() {
+                ""
+            } else {
+                " (lost at reboot: the kernel keyring keeps nothing across one)"
+            },
+            match item {
+                Item::ClientKey => "--key FILE",
+                Item::Token => "--token-stdin",
+            }
         ),
-        (true, None) => format!("unknown: {} did not answer", details.keychain),
+        (Some(_), None) => format!("unknown: {} did not answer", details.keychain),
     };
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
     let mut out = String::new();
@@ -77,16 +98,9 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
         ("client cert", opt(&details.client_cert_file)),
         (
             "client key",
-            secret_line(
-                details.client_key_stored,
-                context.client_cert,
-                Item::ClientKey,
-            ),
+            secret_line(details.client_key_stored, Item::ClientKey),
         ),
-        (
-            "acl token",
-            secret_line(details.token_stored, context.token, Item::Token),
-        ),
+        ("acl token", secret_line(details.token_stored, Item::Token)),
         ("current", details.view.current.to_string()),
         ("default", details.view.default.to_string()),
     ] {
@@ -118,11 +132,14 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
 }
 
 /// Details of the stored client certificate (the leaf, not its intermediates).
-fn client_certificate(app: &App, name: &str, held: bool) -> Result<Option<tls::CertDetails>> {
-    if !held {
+fn client_certificate(
+    app: &App,
+    name: &str,
+    context: &crate::context::Context,
+) -> Result<Option<tls::CertDetails>> {
+    let Some(path) = app.store.client_cert_file(context) else {
         return Ok(None);
-    }
-    let path = app.store.client_cert_path(name);
+    };
     let in_context = |e: anyhow::Error| {
         anyhow::anyhow!(
             "context {name:?}: {e:#}; store it again with `nomadctx set {name} --cert FILE --key FILE`"

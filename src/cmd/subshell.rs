@@ -14,7 +14,7 @@ use crate::context::{SHELL_VAR, non_empty_env};
 const FALLBACK_SHELL: &str = "/bin/sh";
 
 pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
-    let config = app.store.load()?;
+    let config = app.load()?;
     let (name, _) = app.resolve(&config, args.name.as_deref())?;
     if let Some(outer) = non_empty_env(SHELL_VAR)
         && !args.force

@@ -57,7 +57,7 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
         return remove_previous(previous_key);
     }
 
-    let config = app.store.load()?;
+    let config = app.load()?;
     let name = match args.name.as_deref() {
         Some(PREVIOUS) => previous(&config)?,
         Some(name) => name.to_owned(),
@@ -66,7 +66,7 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
     let context = config.get(&name)?;
     let keychain = app.keychain(&config)?;
     let secrets = Secrets::fetch(&keychain, &name, context)?;
-    let mut materials = app.cert_materials(&name, context)?;
+    let mut materials = app.cert_materials(context)?;
     // Everything that can fail comes before the key file is written, so an error leaves
     // no key behind.
     materials.token = secrets.token_str(&name)?;

@@ -225,8 +225,40 @@ impl World {
             .current_dir(&self.home);
     }
 
-    /// The secret stored under `account`, read by secret-tool, an independent client.
-    pub fn secret(&self, account: &str) -> Option<Vec<u8>> {
+    /// The config as nomadctx reads it.
+    pub fn config(&self) -> nomadctx::store::Config {
+        nomadctx::store::Store::at(self.config_dir.clone())
+            .load()
+            .expect("config.toml")
+    }
+
+    /// The keychain account (`STORE/ID/KIND/VERSION`) that config.toml points at for
+    /// `name_kind`, written as `NAME/client-key` or `NAME/token`.
+    pub fn live_account(&self, name_kind: &str) -> Option<String> {
+        let (name, kind) = name_kind.rsplit_once('/').expect("NAME/KIND");
+        let config = self.config();
+        let ctx = config.contexts.get(name)?;
+        let version = match kind {
+            "client-key" => ctx.client_version.as_ref(),
+            "token" => ctx.token_version.as_ref(),
+            other => panic!("unknown item kind {other}"),
+        }?;
+        Some(format!(
+            "{}/{}/{kind}/{version}",
+            config.store.as_deref()?,
+            ctx.id()
+        ))
+    }
+
+    /// The secret config.toml points at for `NAME/KIND`, read by secret-tool, an
+    /// independent client.
+    pub fn secret(&self, name_kind: &str) -> Option<Vec<u8>> {
+        let account = self.live_account(name_kind)?;
+        self.secret_at(&account)
+    }
+
+    /// The secret stored under a raw account.
+    pub fn secret_at(&self, account: &str) -> Option<Vec<u8>> {
         require_tool("secret-tool");
         let out = self
             .program("secret-tool")
@@ -238,8 +270,8 @@ impl World {
             .filter(|s| !s.is_empty())
     }
 
-    /// Accounts of every nomadctx item in the Secret Service.
-    pub fn keychain_accounts(&self) -> Vec<String> {
+    /// Raw accounts of every nomadctx item in the Secret Service, of any store.
+    pub fn raw_keychain_accounts(&self) -> Vec<String> {
         require_tool("secret-tool");
         let out = self
             .program("secret-tool")
@@ -253,6 +285,43 @@ impl World {
             .collect();
         accounts.sort();
         accounts
+    }
+
+    /// Every nomadctx item in the Secret Service, as `NAME/KIND` for the items config.toml
+    /// points at and `orphan:ACCOUNT` for the rest.
+    pub fn keychain_accounts(&self) -> Vec<String> {
+        let raw = self.raw_keychain_accounts();
+        let config = nomadctx::store::Store::at(self.config_dir.clone())
+            .load()
+            .unwrap_or_default();
+        let live: BTreeMap<String, String> = config
+            .contexts
+            .keys()
+            .flat_map(|name| ["client-key", "token"].map(|kind| format!("{name}/{kind}")))
+            .filter_map(|nk| self.live_account(&nk).map(|a| (a, nk)))
+            .collect();
+        let mut accounts: Vec<String> = raw
+            .into_iter()
+            .map(|a| live.get(&a).cloned().unwrap_or(format!("orphan:{a}")))
+            .collect();
+        accounts.sort();
+        accounts
+    }
+
+    /// The copy of context `name`'s `ca` or `client` certificate that config.toml points at.
+    pub fn cert_file(&self, name: &str, which: &str) -> PathBuf {
+        let config = self.config();
+        let ctx = config.contexts.get(name).expect("context");
+        let version = match which {
+            "ca" => ctx.ca_version.as_ref(),
+            "client" => ctx.client_version.as_ref(),
+            other => panic!("unknown certificate {other}"),
+        }
+        .expect("a certificate");
+        self.config_dir
+            .join("certs")
+            .join(ctx.id())
+            .join(format!("{which}-{version}.pem"))
     }
 
     /// Every file under the config dir with its bytes, plus the keychain's accounts: compared

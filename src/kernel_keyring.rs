@@ -1,0 +1,545 @@
+//! The `keyutils` backend: secrets as "user" keys directly in the user's persistent kernel keyring.
+//!
+//! Why the persistent keyring and nothing else: the kernel keeps one per user, so every session
+//! of that user (each terminal, ssh login or cron job) sees the same items, and it hands it out
+//! whether or not the calling process has a session keyring, so nomadctx behaves the same in a
+//! login shell, under `su` or `sudo -u`, or in a service. It outlives logout: the kernel drops it
+//! `/proc/sys/kernel/keys/persistent_keyring_expiry` seconds (3 days by default) after a process
+//! last attached it, and every nomadctx run attaches it. It does not survive a reboot. It is
+//! attached to the process keyring, not to the session keyring the previous store used, so that
+//! nomadctx possesses the items only while it runs and the user's session keyring is left alone.
+//! Its keys count against the user's key quota (`/proc/sys/kernel/keys/maxkeys` and `maxbytes`).
+
+use std::fmt;
+use std::io;
+use std::panic;
+
+use linux_keyutils::{
+    Key, KeyError, KeyPermissions, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, KeySerialId,
+    KeyType, Permission,
+};
+use nix::errno::Errno;
+use zeroize::Zeroizing;
+
+/// The kernel's limit on the payload of a "user" key.
+const MAX_SECRET_LEN: usize = 32767;
+
+/// linux-keyutils reads a key's description (`type;uid;gid;perm;description`) into a 512-byte
+/// buffer, so longer ones could not be listed back; this is what is left in the worst case.
+const MAX_DESCRIPTION_LEN: usize = 512 - "user;4294967295;4294967295;3f010000;".len() - 1;
+
+const QUOTA_FULL: &str =
+    "the kernel's key quota for this user is full (see /proc/sys/kernel/keys/maxkeys and maxbytes)";
+
+/// Why a kernel keyring operation failed, in words a user can act on. Never carries secret bytes.
+#[derive(Debug)]
+pub struct KernelError {
+    what: &'static str,
+    /// The kernel's answer, when there was one.
+    cause: Option<io::Error>,
+}
+
+impl KernelError {
+    fn invalid(what: &'static str) -> Self {
+        Self { what, cause: None }
+    }
+
+    fn kernel(what: &'static str, err: KeyError) -> Self {
+        let what = if err == KeyError::QuotaExceeded {
+            QUOTA_FULL
+        } else {
+            what
+        };
+        Self {
+            what,
+            cause: Some(os_error(err)),
+        }
+    }
+}
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            Some(cause) => write!(f, "{}: {cause}", self.what),
+            None => f.write_str(self.what),
+        }
+    }
+}
+
+// The cause is part of the text already, so it is not repeated as a source.
+impl std::error::Error for KernelError {}
+
+/// linux-keyutils folds errno into its own enum; turn it back so the text is the system's.
+fn os_error(err: KeyError) -> io::Error {
+    let errno = match err {
+        KeyError::AccessDenied => Errno::EACCES,
+        KeyError::PermissionDenied => Errno::EPERM,
+        KeyError::QuotaExceeded => Errno::EDQUOT,
+        KeyError::BadAddress => Errno::EFAULT,
+        KeyError::InvalidArguments => Errno::EINVAL,
+        KeyError::KeyExpired => Errno::EKEYEXPIRED,
+        KeyError::KeyRevoked => Errno::EKEYREVOKED,
+        KeyError::KeyRejected => Errno::EKEYREJECTED,
+        KeyError::KeyringDoesNotExist | KeyError::KeyDoesNotExist => Errno::ENOKEY,
+        KeyError::OutOfMemory => Errno::ENOMEM,
+        KeyError::OperationNotSupported => Errno::EOPNOTSUPP,
+        KeyError::MissingFileOrDirectory => Errno::ENOENT,
+        KeyError::Unknown(code) => return io::Error::from_raw_os_error(code),
+        KeyError::InvalidDescription => {
+            return io::Error::new(io::ErrorKind::InvalidData, "unreadable key description");
+        }
+        KeyError::InvalidIdentifier => {
+            return io::Error::new(io::ErrorKind::InvalidData, "invalid key serial number");
+        }
+        KeyError::WriteError => return io::Error::other("write failed"),
+    };
+    io::Error::from_raw_os_error(errno as i32)
+}
+
+/// Errors that only mean the key is not (or no longer) there.
+fn is_absent(err: KeyError) -> bool {
+    matches!(
+        err,
+        KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked
+    )
+}
+
+/// Errors of an unlink that only mean the link is already gone (the garbage collector removes
+/// invalidated keys from every keyring on its own).
+fn is_unlinked(err: KeyError) -> bool {
+    matches!(
+        err,
+        KeyError::MissingFileOrDirectory | KeyError::KeyDoesNotExist
+    )
+}
+
+/// Possessor everything, the user only "view": a process of the same user that does not
+/// possess the key (it never attached the persistent keyring) sees that it exists but cannot
+/// read it, and other users see nothing.
+fn item_permissions() -> KeyPermissions {
+    KeyPermissionsBuilder::builder()
+        .posessor(
+            Permission::VIEW
+                | Permission::READ
+                | Permission::WRITE
+                | Permission::SEARCH
+                | Permission::LINK
+                | Permission::SETATTR,
+        )
+        .user(Permission::VIEW)
+        .build()
+}
+
+fn check_description(description: &str) -> Result<(), KernelError> {
+    check_legacy_description(description)?;
+    if description.contains(';') {
+        // The kernel separates the fields of a key's description with ';', and linux-keyutils
+        // cuts the name at the first one, so such a key could not be listed back.
+        return Err(KernelError::invalid(
+            "the key description contains ';', which the kernel keyring cannot list back",
+        ));
+    }
+    if description.len() > MAX_DESCRIPTION_LEN {
+        return Err(KernelError::invalid(
+            "the key description is too long to be listed back from the kernel keyring",
+        ));
+    }
+    Ok(())
+}
+
+fn check_legacy_description(description: &str) -> Result<(), KernelError> {
+    if description.is_empty() {
+        return Err(KernelError::invalid("the key description is empty"));
+    }
+    if description.contains('\0') {
+        return Err(KernelError::invalid(
+            "the key description contains a NUL byte",
+        ));
+    }
+    Ok(())
+}
+
+fn check_secret(secret: &[u8]) -> Result<(), KernelError> {
+    if secret.is_empty() {
+        return Err(KernelError::invalid(
+            "the kernel keyring cannot hold an empty secret",
+        ));
+    }
+    if secret.len() > MAX_SECRET_LEN {
+        return Err(KernelError::invalid(
+            "the secret is larger than the 32767 bytes the kernel allows in a key",
+        ));
+    }
+    Ok(())
+}
+
+/// The payload of a key. KEYCTL_READ answers with the full length and copies nothing when the
+/// buffer is too small, so the read is repeated with the size the kernel gave; every buffer is
+/// wiped when dropped.
+fn read_payload(key: Key) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let mut size = 4096;
+    // A concurrent update can make the payload grow between two reads; a few tries are plenty.
+    for _ in 0..4 {
+        let mut buffer = Zeroizing::new(vec![0u8; size]);
+        let len = key.read(&mut *buffer)?;
+        if len <= buffer.len() {
+            buffer.truncate(len);
+            return Ok(buffer);
+        }
+        size = len;
+    }
+    Err(KeyError::Unknown(Errno::EAGAIN as i32))
+}
+
+/// The serial numbers linked directly in a keyring. Read by hand because linux-keyutils 0.2's
+/// `KeyRing::get_links` sizes its buffer in entries where the kernel counts bytes, and trusts the
+/// length the kernel reports even when the kernel copied nothing.
+fn read_links(keyring: Key) -> Result<Vec<KeySerialId>, KeyError> {
+    let mut size = 1024;
+    for _ in 0..8 {
+        let mut buffer = vec![0u8; size];
+        let len = keyring.read(&mut buffer)?;
+        if len <= buffer.len() {
+            return Ok(buffer[..len]
+                .chunks_exact(4)
+                .map(|b| KeySerialId::new(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
+                .collect());
+        }
+        // Room for keys added meanwhile.
+        size = len + len / 4;
+    }
+    Err(KeyError::Unknown(Errno::EAGAIN as i32))
+}
+
+/// The type and description of a key, or `None` when it cannot be described (not ours to see,
+/// already gone, of a type linux-keyutils does not know).
+fn describe(key: Key) -> Option<(KeyType, String)> {
+    // linux-keyutils 0.2 slices its 512-byte describe buffer by the length the kernel reports and
+    // panics when another program's key has a longer description; such a key is not ours, so it
+    // is skipped rather than bringing nomadctx down.
+    let metadata = panic::catch_unwind(move || key.metadata()).ok()?.ok()?;
+    Some((metadata.get_type(), metadata.get_description().to_owned()))
+}
+
+/// The user's persistent keyring.
+///
+/// Every call attaches it again for the calling thread: the kernel keeps the process keyring in
+/// each thread's credentials, so one that a thread creates is seen only by the threads it starts
+/// afterwards, and nomadctx calls in from short-lived worker threads. Attaching is one cheap
+/// system call, and it restarts the keyring's expiry countdown.
+pub struct KernelKeyring {
+    /// As `open` attached it.
+    opened: Attached,
+}
+
+impl fmt::Debug for KernelKeyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KernelKeyring")
+            .field("persistent", &self.opened.serial.as_raw_id())
+            .finish()
+    }
+}
+
+impl KernelKeyring {
+    /// Attaches the user's persistent keyring to this process's keyring.
+    pub fn open() -> Result<Self, KernelError> {
+        let opened = Attached::attach(None).map_err(attach_error)?;
+        Ok(Self { opened })
+    }
+
+    /// The secret bytes of the "user" key with exactly this description directly in the
+    /// persistent keyring, or None.
+    pub fn get(&self, description: &str) -> Result<Option<Vec<u8>>, KernelError> {
+        const WHAT: &str = "could not read the key from the persistent keyring";
+        check_description(description)?;
+        let attached = self.attach()?;
+        let Some(key) = attached
+            .find_direct(description)
+            .map_err(|err| KernelError::kernel(WHAT, err))?
+        else {
+            return Ok(None);
+        };
+        match read_payload(key) {
+            Ok(secret) => Ok(Some(secret.to_vec())),
+            Err(err) if is_absent(err) => Ok(None),
+            Err(err) => Err(KernelError::kernel(WHAT, err)),
+        }
+    }
+
+    /// Adds (or replaces) a "user" key with this description in the persistent keyring.
+    /// Permissions: possessor view|read|write|search|link|setattr, user view only,
+    /// group/other nothing (so another process of the same user that does not possess the
+    /// key — e.g. one that never attached the persistent keyring — can see it exists but not
+    /// read it; and no other user can).
+    pub fn set(&self, description: &str, secret: &[u8]) -> Result<(), KernelError> {
+        const WHAT: &str = "could not store the key in the persistent keyring";
+        check_description(description)?;
+        check_secret(secret)?;
+        let attached = self.attach()?;
+        // The kernel gives a new "user" key exactly these permissions, but add_key updates an
+        // existing key in place, so they are set again in case it was stored otherwise.
+        let key = attached
+            .ring
+            .add_key(description, secret)
+            .map_err(|err| KernelError::kernel(WHAT, err))?;
+        key.set_perms(item_permissions())
+            .map_err(|err| KernelError::kernel(WHAT, err))
+    }
+
+    /// Removes the key (unlink from the persistent keyring, and invalidate it so no other link
+    /// keeps it alive). Ok(false) when there was none.
+    pub fn delete(&self, description: &str) -> Result<bool, KernelError> {
+        const WHAT: &str = "could not remove the key from the persistent keyring";
+        check_description(description)?;
+        let attached = self.attach()?;
+        let Some(key) = attached
+            .find_direct(description)
+            .map_err(|err| KernelError::kernel(WHAT, err))?
+        else {
+            return Ok(false);
+        };
+        remove(key, &[attached.ring]).map_err(|err| KernelError::kernel(WHAT, err))?;
+        Ok(true)
+    }
+
+    /// Descriptions of the "user" keys directly in the persistent keyring that start with
+    /// `prefix`, sorted.
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, KernelError> {
+        let attached = self.attach()?;
+        let links = attached
+            .links()
+            .map_err(|err| KernelError::kernel("could not list the persistent keyring", err))?;
+        let mut found: Vec<String> = links
+            .into_iter()
+            .map(Key::from_id)
+            .filter_map(|key| match describe(key) {
+                Some((KeyType::User, description)) if description.starts_with(prefix) => {
+                    Some((key, description))
+                }
+                _ => None,
+            })
+            // linux-keyutils cuts a description at its first ';', so a name is only reported
+            // when the kernel finds this very key under it.
+            .filter(|(key, description)| {
+                attached
+                    .ring
+                    .search(description)
+                    .is_ok_and(|found| found == *key)
+            })
+            .map(|(_, description)| description)
+            .collect();
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    /// For migrating the previous layout: the secret of a "user" key with this description
+    /// found by searching the calling process's session keyring tree (which is what the old
+    /// store did: it added keys to the session keyring and linked them to the persistent one),
+    /// falling back to the persistent keyring. None when absent.
+    pub fn find_legacy(&self, description: &str) -> Result<Option<Vec<u8>>, KernelError> {
+        const WHAT: &str = "could not read the old key from the kernel keyring";
+        check_legacy_description(description)?;
+        let attached = self.attach()?;
+        let Some((key, _)) =
+            find_legacy_key(attached, description).map_err(|err| KernelError::kernel(WHAT, err))?
+        else {
+            return Ok(None);
+        };
+        match read_payload(key) {
+            Ok(secret) => Ok(Some(secret.to_vec())),
+            Err(err) if is_absent(err) => Ok(None),
+            Err(err) => Err(KernelError::kernel(WHAT, err)),
+        }
+    }
+
+    /// Removes a legacy key found as in find_legacy from the session keyring and the
+    /// persistent keyring (unlink where linked; invalidate). Ok(false) when none.
+    pub fn delete_legacy(&self, description: &str) -> Result<bool, KernelError> {
+        const WHAT: &str = "could not remove the old key from the kernel keyring";
+        check_legacy_description(description)?;
+        let attached = self.attach()?;
+        let Some((key, session)) =
+            find_legacy_key(attached, description).map_err(|err| KernelError::kernel(WHAT, err))?
+        else {
+            return Ok(false);
+        };
+        let mut keyrings = vec![attached.ring];
+        keyrings.extend(session);
+        remove(key, &keyrings).map_err(|err| KernelError::kernel(WHAT, err))?;
+        Ok(true)
+    }
+
+    fn attach(&self) -> Result<Attached, KernelError> {
+        Attached::attach(Some(self.opened)).map_err(attach_error)
+    }
+}
+
+fn attach_error(err: KeyError) -> KernelError {
+    let what = match err {
+        KeyError::AccessDenied | KeyError::PermissionDenied => {
+            "the kernel refused access to the persistent keyring"
+        }
+        KeyError::OperationNotSupported => {
+            "this kernel has no persistent keyrings (CONFIG_PERSISTENT_KEYRINGS)"
+        }
+        _ => "could not attach the persistent keyring",
+    };
+    KernelError::kernel(what, err)
+}
+
+/// The persistent keyring as linked into the calling thread's process keyring, which makes the
+/// thread possess it and the keys directly in it.
+#[derive(Clone, Copy)]
+struct Attached {
+    ring: KeyRing,
+    /// Its serial number, to read its list of keys: linux-keyutils keeps a `KeyRing`'s to itself.
+    serial: KeySerialId,
+}
+
+impl Attached {
+    /// `known` is a keyring attached before, whose serial number still holds when the kernel
+    /// hands out the same keyring (it makes a new one only after the old one expired).
+    fn attach(known: Option<Attached>) -> Result<Self, KeyError> {
+        let ring = KeyRing::get_persistent(KeyRingIdentifier::Process)?;
+        match known {
+            Some(known) if known.ring == ring => Ok(known),
+            _ => Ok(Self {
+                ring,
+                serial: attached_serial(ring)?,
+            }),
+        }
+    }
+
+    fn links(self) -> Result<Vec<KeySerialId>, KeyError> {
+        read_links(Key::from_id(self.serial))
+    }
+
+    /// The key with exactly this description linked directly in the persistent keyring.
+    /// KEYCTL_SEARCH is recursive, but it looks at a keyring's own keys before the keyrings
+    /// nested in it, so its answer is the direct key when there is one; the keyring's list of
+    /// links tells whether it is.
+    fn find_direct(self, description: &str) -> Result<Option<Key>, KeyError> {
+        let key = match self.ring.search(description) {
+            Ok(key) => key,
+            Err(err) if is_absent(err) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        Ok(self.links()?.contains(&key.get_id()).then_some(key))
+    }
+}
+
+/// The key as the old store found it, with the session keyring to unlink it from.
+fn find_legacy_key(
+    attached: Attached,
+    description: &str,
+) -> Result<Option<(Key, Option<KeyRing>)>, KeyError> {
+    // Without a session keyring the kernel hands out (and installs for this thread) the
+    // user-session keyring, as it did for the old store.
+    let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok();
+    if let Some(session) = session {
+        match session.search(description) {
+            Ok(key) => return Ok(Some((key, Some(session)))),
+            Err(err) if is_absent(err) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(attached.find_direct(description)?.map(|key| (key, session)))
+}
+
+/// Invalidates the key, which makes the kernel drop it from every keyring, then unlinks it
+/// from these keyrings so that it is gone from them at once, before the garbage collector runs.
+/// In that order because the thread possesses the key only while it is linked from a keyring
+/// the thread holds, and the user's own permission ("view") does not allow invalidating it.
+fn remove(key: Key, keyrings: &[KeyRing]) -> Result<(), KeyError> {
+    match key.invalidate() {
+        Ok(()) => {}
+        // Someone else removed it first.
+        Err(err) if is_absent(err) => {}
+        Err(err) => return Err(err),
+    }
+    for keyring in keyrings {
+        match keyring.unlink_key(key) {
+            Ok(()) => {}
+            Err(err) if is_unlinked(err) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+/// The serial number of the persistent keyring just linked into the calling thread's process
+/// keyring. Only nomadctx links anything there, and a keyring holds one keyring per description,
+/// so the persistent keyring is the one with its description.
+fn attached_serial(persistent: KeyRing) -> Result<KeySerialId, KeyError> {
+    let wanted = persistent.metadata()?.get_description().to_owned();
+    let process = Key::from_id(KeySerialId::new(KeyRingIdentifier::Process as i32));
+    read_links(process)?
+        .into_iter()
+        .find(|&serial| {
+            describe(Key::from_id(serial)).is_some_and(|(kind, description)| {
+                kind == KeyType::KeyRing && description == wanted
+            })
+        })
+        .ok_or(KeyError::KeyringDoesNotExist)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_must_be_listable() {
+        assert!(check_description("nomadctx:s1/c1/client-key/v1").is_ok());
+        assert!(check_description(&"x".repeat(MAX_DESCRIPTION_LEN)).is_ok());
+        for bad in ["", "a\0b", "a;b"] {
+            assert!(check_description(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_description(&"x".repeat(MAX_DESCRIPTION_LEN + 1)).is_err());
+        assert_eq!(MAX_DESCRIPTION_LEN, 475);
+        // The old store's names only need to be searchable.
+        assert!(check_legacy_description("prod/client-key@nomadctx").is_ok());
+        assert!(check_legacy_description("odd;name").is_ok());
+        assert!(check_legacy_description("").is_err());
+    }
+
+    #[test]
+    fn secrets_must_fit_a_user_key() {
+        assert!(check_secret(&[1; 3000]).is_ok());
+        assert!(check_secret(&[1; MAX_SECRET_LEN]).is_ok());
+        assert!(check_secret(&[]).is_err());
+        assert!(check_secret(&[1; MAX_SECRET_LEN + 1]).is_err());
+    }
+
+    #[test]
+    fn items_are_possessor_only_and_visible_to_the_user() {
+        assert_eq!(item_permissions().bits(), 0x3f01_0000);
+    }
+
+    #[test]
+    fn errors_read_like_the_system() {
+        let err = KernelError::kernel(
+            "the kernel refused access to the persistent keyring",
+            KeyError::AccessDenied,
+        );
+        assert_eq!(
+            err.to_string(),
+            "the kernel refused access to the persistent keyring: Permission denied (os error 13)"
+        );
+        let quota = KernelError::kernel("could not store", KeyError::QuotaExceeded).to_string();
+        assert!(quota.starts_with(QUOTA_FULL), "{quota}");
+        assert_eq!(
+            os_error(KeyError::KeyDoesNotExist).raw_os_error(),
+            Some(Errno::ENOKEY as i32)
+        );
+        assert_eq!(os_error(KeyError::Unknown(5)).raw_os_error(), Some(5));
+    }
+
+    #[test]
+    fn secret_errors_do_not_carry_the_bytes() {
+        let err = check_secret(&[b'k'; MAX_SECRET_LEN + 1])
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("kkkk"), "{err}");
+    }
+}
