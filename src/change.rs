@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::context::{Context, fresh_id};
-use crate::keychain::{Item, ItemRef, Keychain};
+use crate::keychain::{Item, ItemRef, Keychain, NoAnswer};
 use crate::secret::Secret;
 use crate::store::{Config, Lock, Store, checkpoint, write_atomic};
 
@@ -163,8 +163,8 @@ pub struct Transaction<'a> {
     store: &'a Store,
     keychain: &'a Keychain,
     lock: &'a Lock,
-    /// Pieces written in full. A write that failed is not here: it may still land (a
-    /// keychain that timed out), so its journal entry stays for `doctor`.
+    /// Pieces written in full. A write that got no answer is not here: it may still land,
+    /// so its journal entry stays for `doctor`.
     written: Vec<Piece>,
     retired: Vec<Piece>,
     committed: bool,
@@ -196,9 +196,15 @@ impl<'a> Transaction<'a> {
     pub fn put_secret(&mut self, name: &str, item: ItemRef, secret: &Secret) -> Result<()> {
         let piece = Piece::Item(item.clone());
         note(self.store, std::slice::from_ref(&piece))?;
-        self.keychain.set(name, &item, secret)?;
+        if let Err(e) = self.keychain.set(name, &item, secret) {
+            // Only a call that got no answer may still land; its entry stays for `doctor`.
+            if !e.is::<NoAnswer>() {
+                settle(self.store, &[piece])?;
+            }
+            return Err(e);
+        }
         self.written.push(piece);
-        Ok(())
+        checkpoint("item-written")
     }
 
     /// Writes a new certificate file.

@@ -207,8 +207,9 @@ pub struct ContextArgs {
     #[arg(long, value_name = "FILE", requires = "key")]
     pub cert: Option<PathBuf>,
 
-    /// Unencrypted private key of the client certificate in PEM; stored in the keychain.
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    /// Unencrypted private key of the client certificate in PEM; stored in the keychain. With
+    /// `set` it may come alone: a new copy of the key of the stored certificate.
+    #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
 
     /// Nomad region (NOMAD_REGION); an empty value clears it.

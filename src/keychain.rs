@@ -259,14 +259,13 @@ impl Keychain {
                 Item::Token => format!("nomadctx set {name} --token-stdin"),
             };
             let why = if self.backend.is_durable() {
-                String::new()
+                format!("is missing from {}", self.backend.describe())
             } else {
-                " (lost at reboot: the kernel keyring keeps nothing across one)".to_owned()
+                "is gone: lost at reboot (kernel keyring), which keeps keys only until the machine restarts".to_owned()
             };
             anyhow!(
-                "the {} of context {name:?} is missing from {}{why} (item {SERVICE}/{}); store it again with `{again}`",
+                "the {} of context {name:?} {why} (item {SERVICE}/{}); store it again with `{again}`",
                 item.kind.what(),
-                self.backend.describe(),
                 self.account(item),
             )
         })
@@ -487,10 +486,10 @@ impl Keychain {
         let what = item.what();
         let remedy = self.backend.remedy();
         match failure {
-            Failure::TimedOut => anyhow!(
+            Failure::TimedOut => anyhow::Error::new(NoAnswer(format!(
                 "could not {verb} {backend} for the {what} of context {name:?} (item {SERVICE}/{account}): no answer within {:.0} seconds; {remedy}",
                 self.timeout.as_secs_f64()
-            ),
+            ))),
             other => anyhow!(
                 "could not {verb} the {what} of context {name:?} in {backend} (item {SERVICE}/{account}): {}; {remedy}",
                 other.describe()
@@ -498,6 +497,18 @@ impl Keychain {
         }
     }
 }
+
+/// A keychain call that got no answer in time, and so may still be carried out later.
+#[derive(Debug)]
+pub struct NoAnswer(String);
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoAnswer {}
 
 enum Failure {
     Keyring(KeyringError),

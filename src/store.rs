@@ -204,6 +204,32 @@ impl Store {
         )
     }
 
+    /// config.toml's bytes as they are, `None` when there is no such file.
+    pub fn read_raw(&self) -> Result<Option<Vec<u8>>> {
+        let path = self.config_path();
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => {
+                Err(e).with_context(|| format!("could not read config file {}", path.display()))
+            }
+        }
+    }
+
+    /// Puts back what [`Store::read_raw`] returned.
+    pub fn restore_raw(&self, bytes: Option<&[u8]>) -> Result<()> {
+        let path = self.config_path();
+        match bytes {
+            Some(bytes) => write_atomic(&path, bytes),
+            None => match fs::remove_file(&path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("could not remove {}", path.display()))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
     pub fn ensure_root(&self) -> Result<()> {
         create_private_dir(&self.root)
     }

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{OutputExt, Run, World, add_cmd, add_with, pki};
+use harness::{OutputExt, Run, World, add_cmd, add_with, pki, squash};
 
 fn spawn(run: Run, stdin: &str) -> Child {
     let mut cmd = run.cmd;
@@ -210,6 +210,50 @@ fn kill_at(world: &World, run: Run, stdin: &str, step: &str) {
     world.cmd().arg("list").succeeds();
 }
 
+/// The keychain's items in `NAME/KIND` form, with `orphan:` ones (no context points at
+/// them) counted apart.
+fn orphans(world: &World) -> Vec<String> {
+    world
+        .keychain_accounts()
+        .into_iter()
+        .filter(|a| a.starts_with("orphan:"))
+        .collect()
+}
+
+/// `doctor` finds problems; `--repair` without a terminal and without `--yes` shows its plan
+/// and changes nothing; `--repair --yes` carries it out and leaves all consistent.
+fn doctor_repairs(world: &World, found: &[&str]) {
+    let out = world.cmd().arg("doctor").output();
+    assert_eq!(out.code(), 1, "{}", out.stderr_text());
+    for needle in found {
+        out.stderr_has(needle);
+    }
+    out.stderr_has("`nomadctx doctor --repair`");
+    let before = world.snapshot();
+    let asked = world.cmd().args(["doctor", "--repair"]).output();
+    assert_eq!(asked.code(), 1, "{}", asked.stderr_text());
+    asked
+        .stderr_has("the repair would:")
+        .stderr_has("nothing repaired; run `nomadctx doctor --repair --yes`");
+    assert_eq!(
+        world.snapshot(),
+        before,
+        "--repair without --yes changed something"
+    );
+    world
+        .cmd()
+        .args(["doctor", "--repair", "--yes"])
+        .succeeds()
+        .stderr_has("repaired; all consistent");
+    assert_eq!(orphans(world), Vec::<String>::new());
+    assert!(
+        !cert_dirs(world).iter().any(|d| d.starts_with("orphan:")),
+        "{:?}",
+        cert_dirs(world)
+    );
+    doctor_is_happy(world);
+}
+
 /// `add` killed at each step: before the config is saved the context does not exist and
 /// doctor finds (then deletes) the keychain items and files it had written; after, the
 /// context is whole.
@@ -218,8 +262,8 @@ fn add_killed_at_every_step_leaves_nothing_doctor_cannot_repair() {
     let world = World::new();
     let id = pki().identity("ec");
     for (step, committed) in [
-        ("keychain-written", false),
-        ("files-written", false),
+        ("item-written", false),
+        ("pieces-written", false),
         ("save-config", false),
         ("config-saved", true),
     ] {
@@ -236,37 +280,74 @@ fn add_killed_at_every_step_leaves_nothing_doctor_cannot_repair() {
             world.cmd().args(["exec", &name, "--", "true"]).succeeds();
             continue;
         }
-        let found = world.cmd().arg("doctor").output();
-        assert_eq!(found.code(), 1, "{step}: {}", found.stderr_text());
-        found
-            .stderr_has(&format!(
-                "keychain item nomadctx/{name}/client-key belongs to no context"
-            ))
-            .stderr_has(&format!("nomadctx/{name}/token belongs to no context"))
-            .stderr_has("doctor --repair");
-        if step != "keychain-written" {
-            found.stderr_has(&format!("certs/{name} belongs to no context"));
+        let mut found = vec!["client key of a context no longer here"];
+        if step != "item-written" {
+            found.extend(["ACL token of a context no longer here", "certs/"]);
         }
-        world
+        doctor_repairs(&world, &found);
+        assert!(!config_names(&world).contains(&name), "{step}");
+    }
+}
+
+/// `set` replacing the certificate, key and token, killed at each step: the context holds
+/// either the old pair or the new one, never a mix, and doctor removes the other.
+#[test]
+fn set_killed_at_every_step_keeps_a_matching_pair() {
+    let world = World::new();
+    let (old, new) = (pki().identity("ec"), pki().identity("ec2"));
+    for (step, committed) in [
+        ("item-written", false),
+        ("pieces-written", false),
+        ("save-config", false),
+        ("config-saved", true),
+        ("retired-removed", true),
+    ] {
+        let name = format!("set-{step}");
+        add_cmd(&world, &name, &old)
+            .arg("--token-stdin")
+            .stdin("old-token")
+            .succeeds();
+        let set = world
             .cmd()
-            .args(["doctor", "--repair"])
-            .succeeds()
-            .stderr_has("repaired; all consistent");
-        assert!(
-            !world
-                .keychain_accounts()
-                .iter()
-                .any(|a| a.starts_with(&format!("{name}/"))),
-            "{step}: {:?}",
-            world.keychain_accounts()
+            .args(["set", &name, "--cert"])
+            .arg(&new.cert)
+            .arg("--key")
+            .arg(&new.key)
+            .arg("--token-stdin");
+        kill_at(&world, set, "new-token", step);
+        let (id, token) = if committed {
+            (&new, "new-token")
+        } else {
+            (&old, "old-token")
+        };
+        let cert = std::fs::read(world.cert_file(&name, "client")).unwrap();
+        assert_eq!(
+            squash(&cert),
+            squash(&std::fs::read(&id.cert).unwrap()),
+            "{step}"
         );
-        assert!(!cert_dirs(&world).contains(&name), "{step}");
-        doctor_is_happy(&world);
+        assert_eq!(
+            world.secret(&format!("{name}/client-key")).unwrap(),
+            key_der(&id.key),
+            "{step}"
+        );
+        assert_eq!(
+            world.secret(&format!("{name}/token")).unwrap(),
+            token.as_bytes(),
+            "{step}"
+        );
+        world.cmd().args(["exec", &name, "--", "true"]).succeeds();
+        doctor_repairs(&world, &["belongs to no context"]);
+        assert_eq!(
+            world.secret(&format!("{name}/client-key")).unwrap(),
+            key_der(&id.key),
+            "{step}"
+        );
     }
 }
 
 /// `remove` killed at each step: before the config is saved nothing has changed; after,
-/// the context is gone and doctor deletes the items that were still in the keychain.
+/// the context is gone and doctor deletes what was still there.
 #[test]
 fn remove_killed_at_every_step_leaves_nothing_doctor_cannot_repair() {
     let world = World::new();
@@ -274,7 +355,7 @@ fn remove_killed_at_every_step_leaves_nothing_doctor_cannot_repair() {
     for (step, committed) in [
         ("save-config", false),
         ("config-saved", true),
-        ("keychain-deleted", true),
+        ("retired-removed", true),
     ] {
         let name = format!("rm-{step}");
         add_cmd(&world, &name, &id)
@@ -289,72 +370,123 @@ fn remove_killed_at_every_step_leaves_nothing_doctor_cannot_repair() {
             world.cmd().args(["remove", &name]).succeeds();
             continue;
         }
-        let found = world.cmd().arg("doctor").output();
-        assert_eq!(found.code(), 1, "{step}: {}", found.stderr_text());
-        found.stderr_has(&format!("nomadctx/{name}/token belongs to no context"));
-        world.cmd().args(["doctor", "--repair"]).succeeds();
-        assert!(
-            !world
-                .keychain_accounts()
-                .iter()
-                .any(|a| a.starts_with(&format!("{name}/"))),
-            "{step}: {:?}",
-            world.keychain_accounts()
+        doctor_repairs(
+            &world,
+            &["of a context no longer here", "belongs to no context"],
         );
-        doctor_is_happy(&world);
     }
 }
 
-/// A rename cut short after the config was saved under the new name, with the old items
-/// still there, and a hand-edited config that renamed a context: doctor puts the key back
-/// from the orphan that fits the certificate.
+/// A context renamed by hand in config.toml keeps everything: ids, not names, find its
+/// items and files, so doctor has nothing to do and nothing is deleted.
+#[test]
+fn a_context_renamed_by_hand_keeps_its_key_and_certificates() {
+    let world = World::new();
+    let id = pki().identity("ec");
+    add_cmd(&world, "staging", &id)
+        .arg("--token-stdin")
+        .stdin("tok")
+        .succeeds();
+    let before = world.keychain_accounts();
+    let config = world.config_dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("[contexts.staging]", "[contexts.staging2]"),
+    )
+    .unwrap();
+    doctor_is_happy(&world);
+    world
+        .cmd()
+        .args(["doctor", "--repair", "--yes"])
+        .succeeds()
+        .stderr_has("all consistent");
+    world
+        .cmd()
+        .args(["exec", "staging2", "--", "true"])
+        .succeeds();
+    let renamed: Vec<String> = before
+        .iter()
+        .map(|a| a.replace("staging", "staging2"))
+        .collect();
+    assert_eq!(world.keychain_accounts(), renamed);
+    assert_eq!(
+        world.secret("staging2/client-key").unwrap(),
+        key_der(&id.key)
+    );
+}
+
+/// A context that lost its key item (a reboot with the kernel keyring, a hand deletion):
+/// doctor deletes nothing while the context lacks its key, and once an orphan that fits
+/// its certificate is there, puts it back as the context's key.
 #[test]
 fn doctor_puts_a_missing_key_back_from_an_orphan_that_fits() {
     let world = World::new();
-    let id = pki().identity("ec");
-    add_with(&world, "old", &id, &[]);
-    let config = world.config_dir.join("config.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("[contexts.old]", "[contexts.new]")).unwrap();
-    std::fs::rename(
-        world.config_dir.join("certs/old"),
-        world.config_dir.join("certs/new"),
-    )
-    .unwrap();
+    let (id, other) = (pki().identity("ec"), pki().identity("ec2"));
+    add_with(&world, "prod", &id, &[]);
+    // An add of another key killed before its commit leaves an orphan that does not fit.
+    kill_at(
+        &world,
+        add_cmd(&world, "other", &other),
+        "",
+        "pieces-written",
+    );
+    let live = world.live_account("prod/client-key").unwrap();
+    world
+        .program("secret-tool")
+        .args(["clear", "service", "nomadctx", "username", &live])
+        .succeeds();
     let found = world.cmd().arg("doctor").output();
     assert_eq!(found.code(), 1);
     found
-        .stderr_has("context \"new\" has no client key")
-        .stderr_has("nomadctx/old/client-key belongs to no context");
+        .stderr_has("context \"prod\" has no client key")
+        .stderr_has("belongs to no context");
+    let before = world.snapshot();
+    let stuck = world.cmd().args(["doctor", "--repair", "--yes"]).output();
+    assert_eq!(stuck.code(), 1, "{}", stuck.stderr_text());
+    stuck.stderr_has("nothing here can be repaired automatically; no orphan is deleted, since 1 problem(s) above need you first");
+    assert_eq!(world.snapshot(), before);
+
+    // The same key, from an add killed before its commit, is an orphan that fits.
+    kill_at(&world, add_cmd(&world, "again", &id), "", "pieces-written");
     world
         .cmd()
         .args(["doctor", "--repair"])
+        .output()
+        .stderr_has("put back the client key of context \"prod\" from the orphan item");
+    world
+        .cmd()
+        .args(["doctor", "--repair", "--yes"])
         .succeeds()
-        .stderr_has("put the client key of \"new\" back from the item of \"old\"");
-    assert_eq!(world.keychain_accounts(), ["new/client-key"]);
-    world.cmd().args(["exec", "new", "--", "true"]).succeeds();
+        .stderr_has("put back the client key of \"prod\"");
+    world.cmd().args(["exec", "prod", "--", "true"]).succeeds();
+    assert_eq!(world.secret("prod/client-key").unwrap(), key_der(&id.key));
     doctor_is_happy(&world);
+    assert_eq!(world.keychain_accounts(), ["prod/client-key"]);
 }
 
-/// The kernel keyring cannot list its items, so doctor finds what a killed `add` left there
-/// through the journal of unfinished changes.
+/// The kernel keyring: doctor finds what a killed `add` left there, lists only this
+/// store's keys, and a second configuration's keys are never touched.
 #[test]
-fn doctor_finds_orphans_in_the_kernel_keyring_through_the_journal() {
+fn doctor_finds_orphans_in_the_kernel_keyring() {
     harness::require_tool("keyctl");
     let world = World::new();
     let id = pki().identity("ec");
+    let other = world.config_dir.with_file_name("other-config");
     // One kernel session keyring for the whole story, as a login session would have, in
-    // a user namespace so that the user's own persistent keyring is out of reach.
+    // a user namespace so that the user's own keyrings are out of reach.
     let script = format!(
-        "NOMADCTX_PAUSE_AT=files-written timeout -s KILL 3 nomadctx add ku --address https://127.0.0.1:4646 --cert '{}' --key '{}' 2>/dev/null
+        "add() {{ nomadctx add \"$@\" --address https://127.0.0.1:4646 --cert '{cert}' --key '{key}'; }}
+NOMADCTX_CONFIG_DIR='{other}' add ku 2>/dev/null; echo \"other=$?\"
+NOMADCTX_PAUSE_AT=pieces-written timeout -s KILL 3 bash -c \"$(declare -f add); add ku\" 2>/dev/null
 echo \"killed=$?\"
-echo \"items=$(keyctl show @s | grep -c 'ku/client-key@nomadctx')\"
 nomadctx doctor; echo \"doctor=$?\"
-nomadctx doctor --repair; echo \"repair=$?\"
-echo \"items=$(keyctl show @s | grep -c 'ku/client-key@nomadctx')\"
-nomadctx doctor; echo \"after=$?\"",
-        id.cert.display(),
-        id.key.display()
+nomadctx doctor --repair --yes; echo \"repair=$?\"
+nomadctx doctor; echo \"after=$?\"
+NOMADCTX_CONFIG_DIR='{other}' nomadctx exec ku -- true; echo \"other-exec=$?\"",
+        cert = id.cert.display(),
+        key = id.key.display(),
+        other = other.display(),
     );
     let out = world
         .in_private_keyrings("bash")
@@ -363,13 +495,27 @@ nomadctx doctor; echo \"after=$?\"",
         .output();
     let stdout = out.stdout_text();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 6, "{stdout}\n{}", out.stderr_text());
-    assert_eq!(lines[0], "killed=137");
-    assert_ne!(
-        lines[1], "items=0",
-        "the killed add stored no key: {stdout}"
+    assert_eq!(
+        lines,
+        [
+            "other=0",
+            "killed=137",
+            "doctor=1",
+            "repair=0",
+            "after=0",
+            "other-exec=0"
+        ],
+        "{}",
+        out.stderr_text()
     );
-    assert_eq!(lines[2..], ["doctor=1", "repair=0", "items=0", "after=0"]);
-    out.stderr_has("keychain item nomadctx/ku/client-key belongs to no context")
+    out.stderr_has("client key of a context no longer here")
         .stderr_has("kernel keyring");
+}
+
+fn key_der(path: &std::path::Path) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::PrivateKeyDer::from_pem_file(path)
+        .unwrap()
+        .secret_der()
+        .to_vec()
 }

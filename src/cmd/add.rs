@@ -8,11 +8,11 @@ use rustls_pki_types::CertificateDer;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::change::{Change, Transaction, Update};
+use crate::change::{Change, Transaction, Update, journal};
 use crate::cli::{AddArgs, ContextArgs};
 use crate::cmd::{App, warn};
 use crate::context::{Context, fresh_id, validate_address, validate_name};
-use crate::keychain::Keychain;
+use crate::keychain::{Backend, Keychain};
 use crate::secret::Secret;
 use crate::store::require_absent;
 use crate::{import, tls};
@@ -47,9 +47,8 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     let lock = app.store.lock()?;
     let mut config = app.load_locked(&lock)?;
     require_absent(&config, &name, args.force)?;
-    config.ensure_store_id()?;
-    let keychain = app.keychain(&config)?;
-    refuse_to_remove_the_only_copy(&name, &keychain, args.remove_key_file, args.force)?;
+    let backend = Backend::choose(config.keychain)?;
+    refuse_to_remove_the_only_copy(&name, backend, args.remove_key_file, args.force)?;
     let update = Update {
         ca: inputs.ca.map_or(Change::Keep, |(certs, _)| {
             Change::Put(tls::certificates_to_pem(&certs))
@@ -61,19 +60,40 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     };
     warn_plain_http(&name, &context, &update);
     context.id = Some(fresh_id(8)?);
-    let mut change = Transaction::begin(&app.store, &keychain, &lock);
-    change.apply(&name, &mut context, update)?;
-    if let Some(replaced) = config.contexts.get(&name) {
-        change.retire_context(replaced);
+
+    // A new store id is saved before any item is written under it, so that `doctor` can
+    // find what a crash leaves; if the change fails and leaves nothing, it goes again.
+    let first_id = config
+        .store
+        .is_none()
+        .then(|| app.store.read_raw())
+        .transpose()?;
+    if first_id.is_some() {
+        config.ensure_store_id()?;
+        app.store.save(&config, &lock)?;
     }
-    config.contexts.insert(name.clone(), context);
-    change.commit(&config)?;
+    let keychain = app.keychain(&config)?;
+    let stored = (|| {
+        let mut change = Transaction::begin(&app.store, &keychain, &lock);
+        change.apply(&name, &mut context, update)?;
+        if let Some(replaced) = config.contexts.get(&name) {
+            change.retire_context(replaced);
+        }
+        config.contexts.insert(name.clone(), context);
+        change.commit(&config)
+    })();
+    if let (Err(_), Some(before)) = (&stored, first_id)
+        && journal(&app.store).is_empty()
+    {
+        app.store.restore_raw(before.as_deref())?;
+    }
+    stored?;
     eprintln!(
         "nomadctx: added context {name:?}; switch to it with: eval \"$(nomadctx use {name})\""
     );
     if !keychain.backend().is_durable() {
         warn(&format!(
-            "the key of context {name:?} is in the kernel keyring, which loses it at reboot: keep the key file, or choose a durable keychain (README: Headless Linux)"
+            "the key of context {name:?} is in the kernel keyring: lost at reboot, so keep the key file, or choose a durable keychain (README: Headless Linux)"
         ));
     }
     if args.remove_key_file {
@@ -84,16 +104,16 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
 
 /// After `--remove-key-file` the keychain item is the key; in the kernel keyring it would
 /// not outlive the next reboot.
-pub fn refuse_to_remove_the_only_copy(
+fn refuse_to_remove_the_only_copy(
     name: &str,
-    keychain: &Keychain,
+    backend: Backend,
     remove_key_file: bool,
     force: bool,
 ) -> Result<()> {
-    if remove_key_file && !force && !keychain.backend().is_durable() {
+    if remove_key_file && !force && !backend.is_durable() {
         bail!(
-            "context {name:?}: not removing the key file: {} loses its keys at reboot, so the file would be the only lasting copy; keep the file, choose a durable keychain, or pass --force to remove it anyway",
-            keychain.backend().describe()
+            "context {name:?}: not removing the key file (--remove-key-file): {} loses its keys at reboot, so the file would be the only lasting copy; keep the file, choose a durable keychain, or pass --force to remove it anyway",
+            backend.describe()
         );
     }
     Ok(())

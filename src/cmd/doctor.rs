@@ -49,7 +49,7 @@ pub fn run(app: &App, args: DoctorArgs) -> Result<u8> {
         problems.len()
     );
     for problem in &problems {
-        eprintln!("  {}", describe(&config, problem));
+        eprintln!("  {}", describe(&config, &keychain, problem));
     }
     if !args.repair {
         eprintln!("nomadctx: doctor: `nomadctx doctor --repair` shows what it would do and asks");
@@ -57,7 +57,11 @@ pub fn run(app: &App, args: DoctorArgs) -> Result<u8> {
     }
     let plan = plan(&app.store, &config, &keychain, &problems)?;
     if plan.steps.is_empty() {
-        eprintln!("nomadctx: doctor: nothing here can be repaired automatically; see above");
+        let kept = plan
+            .kept
+            .map(|why| format!("; no orphan is deleted, since {why}"))
+            .unwrap_or_default();
+        eprintln!("nomadctx: doctor: nothing here can be repaired automatically{kept}; see above");
         return Ok(1);
     }
     eprintln!("nomadctx: doctor: the repair would:");
@@ -79,7 +83,7 @@ pub fn run(app: &App, args: DoctorArgs) -> Result<u8> {
     }
     eprintln!("nomadctx: doctor: {} problem(s) left:", left.len());
     for problem in &left {
-        eprintln!("  {}", describe(&config, problem));
+        eprintln!("  {}", describe(&config, &keychain, problem));
     }
     Ok(1)
 }
@@ -328,14 +332,19 @@ fn piece_label(config: &Config, piece: &Piece) -> String {
     }
 }
 
-fn describe(config: &Config, problem: &Problem) -> String {
+fn describe(config: &Config, keychain: &Keychain, problem: &Problem) -> String {
+    let why = if keychain.backend().is_durable() {
+        ""
+    } else {
+        " (lost at reboot: kernel keyring)"
+    };
     match problem {
         Problem::Orphan(piece) => format!("{} belongs to no context", piece_label(config, piece)),
         Problem::MissingItem(name, item) if item.kind == Item::ClientKey => format!(
-            "context {name:?} has no client key in the keychain; store it with `nomadctx set {name} --key FILE` or `nomadctx remove {name}`"
+            "context {name:?} has no client key in the keychain{why}; store it with `nomadctx set {name} --key FILE` or `nomadctx remove {name}`"
         ),
         Problem::MissingItem(name, _) => format!(
-            "context {name:?} has no ACL token in the keychain; store it with `nomadctx set {name} --token-stdin` or drop it with `nomadctx set {name} --clear-token`"
+            "context {name:?} has no ACL token in the keychain{why}; store it with `nomadctx set {name} --token-stdin` or drop it with `nomadctx set {name} --clear-token`"
         ),
         Problem::MissingFile(name, path) => format!(
             "context {name:?} is missing {}; store it again with `nomadctx set {name} --ca FILE` (or --cert FILE --key FILE)",

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::cli::ListArgs;
 use crate::cmd::{App, print};
 use crate::context::Context;
+use crate::keychain::Backend;
 use crate::tls;
 
 /// What `list --json` and `show --json` print for one context: no secret bytes.
@@ -80,7 +81,15 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
         })
         .collect();
     let header = ["", "NAME", "ADDRESS", "REGION", "NAMESPACE", "CERT EXPIRES"].map(str::to_owned);
-    print(&table(std::iter::once(&header).chain(&rows)))
+    print(&table(std::iter::once(&header).chain(&rows)))?;
+    let backend = Backend::choose(config.keychain)?;
+    if !backend.is_durable() {
+        eprintln!(
+            "nomadctx: keys and tokens are in {}: lost at reboot (README: Headless Linux)",
+            backend.describe()
+        );
+    }
+    Ok(())
 }
 
 /// Left-aligned columns separated by two spaces, trailing blanks trimmed.

@@ -59,8 +59,21 @@ impl World {
     /// A world with a running, unlocked Secret Service.
     pub fn new() -> Self {
         let mut world = Self::without_keychain();
-        world.start_secret_service();
+        world.start_secret_service(false);
         world
+    }
+
+    /// A world whose Secret Service any process of the user may trace (`strace -p`), also
+    /// where Yama restricts ptrace to descendants: for tests that slow the daemon down.
+    pub fn traceable() -> Self {
+        let mut world = Self::without_keychain();
+        world.start_secret_service(true);
+        world
+    }
+
+    /// The process id of the Secret Service daemon.
+    pub fn keyring_pid(&self) -> u32 {
+        self.keyring.as_ref().expect("a Secret Service").id()
     }
 
     /// A world whose session bus has no Secret Service on it.
@@ -105,10 +118,20 @@ impl World {
         }
     }
 
-    fn start_secret_service(&mut self) {
+    fn start_secret_service(&mut self, traceable: bool) {
         require_tool("gnome-keyring-daemon");
+        // PR_SET_PTRACER_ANY, which outlives the exec (harmless where Yama is absent).
+        const ALLOW_TRACING: &str = "import ctypes, os, sys; ctypes.CDLL(None).prctl(0x59616d61, ctypes.c_ulong(2**64 - 1), 0, 0, 0); os.execvp(sys.argv[1], sys.argv[1:])";
+        let mut command = if traceable {
+            require_tool("python3");
+            let mut wrapper = Command::new("python3");
+            wrapper.args(["-c", ALLOW_TRACING, "gnome-keyring-daemon"]);
+            wrapper
+        } else {
+            Command::new("gnome-keyring-daemon")
+        };
         // In the foreground, as a child of the test, so that dropping the world stops it.
-        let mut daemon = Command::new("gnome-keyring-daemon")
+        let mut daemon = command
             .args(["--unlock", "--components=secrets", "--foreground"])
             .env_clear()
             .env("HOME", &self.home)
