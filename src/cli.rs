@@ -69,7 +69,8 @@ pub enum Command {
     #[command(visible_alias = "rm")]
     Remove(RemoveArgs),
 
-    /// Rename a context; its keychain items follow.
+    /// Rename a context: only its label changes (its keychain items and certificate files are
+    /// keyed by its id), so nothing is copied or deleted.
     ///
     /// Example: nomadctx rename prod prod-eu
     Rename(RenameArgs),
