@@ -92,8 +92,10 @@ pub enum Command {
     ///
     /// The statements set every NOMAD_* variable the context sets, unset the others, and set
     /// NOMADCTX_CONTEXT (for prompts) and NOMADCTX_PREVIOUS (for `use -`). The client key is
-    /// written to a 0600 file in a private runtime directory ($XDG_RUNTIME_DIR/nomadctx);
-    /// the next `use` and `use --unset` remove it.
+    /// written to a 0600 file in a private runtime directory ($XDG_RUNTIME_DIR/nomadctx),
+    /// named after the shell: the next `use` or `use --unset` in the same shell removes it,
+    /// a child shell or direnv never does, and any `use` removes the files of shells that
+    /// have exited.
     ///
     /// `use -` switches back to the context this shell used before. `use` without a name
     /// offers a picker on a terminal (fzf when installed, else a numbered menu; set

@@ -14,5 +14,6 @@ pub mod picker;
 pub mod runtime;
 pub mod secret;
 pub mod shell;
+pub mod shell_process;
 pub mod store;
 pub mod tls;

@@ -9,8 +9,10 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::context::non_empty_env;
 use crate::secret::Secret;
+use crate::shell_process::ShellProcess;
 use crate::store::create_private_dir;
 
+/// Per-shell key files: `key-PID-START-PIDNS-NAME-….pem`, after the shell that ran `use`.
 const USE_KEY_PREFIX: &str = "key-";
 /// Shared key files (`use --shared-key-file`) may be in use by other shells and directories,
 /// so `use --unset` leaves them; they go at logout with the runtime directory.
@@ -20,7 +22,15 @@ const SHARED_KEY_PREFIX: &str = "shared-";
 /// `$XDG_RUNTIME_DIR/nomadctx` (tmpfs, emptied at logout), else a per-user directory under
 /// the system temp dir. Created 0700 and refused unless we own it and nobody else can enter.
 pub fn runtime_dir() -> Result<PathBuf> {
-    let dir = if let Some(dir) = non_empty_env("NOMADCTX_RUNTIME_DIR") {
+    let dir = runtime_dir_path()?;
+    create_private_dir(&dir)?;
+    check_private(&dir, "the nomadctx runtime directory", 0o077)?;
+    Ok(dir)
+}
+
+/// Where [`runtime_dir`] is, without creating it.
+fn runtime_dir_path() -> Result<PathBuf> {
+    Ok(if let Some(dir) = non_empty_env("NOMADCTX_RUNTIME_DIR") {
         PathBuf::from(dir)
     } else if let Some(xdg) = non_empty_env("XDG_RUNTIME_DIR") {
         let xdg = PathBuf::from(xdg);
@@ -28,10 +38,7 @@ pub fn runtime_dir() -> Result<PathBuf> {
         xdg.join("nomadctx")
     } else {
         std::env::temp_dir().join(format!("nomadctx-{}", nix::unistd::getuid()))
-    };
-    create_private_dir(&dir)?;
-    check_private(&dir, "the nomadctx runtime directory", 0o077)?;
-    Ok(dir)
+    })
 }
 
 /// Refuses a directory that is a symlink, owned by another user, or has any of
@@ -65,44 +72,131 @@ fn check_private(dir: &Path, what: &str, forbidden: u32) -> Result<()> {
     Ok(())
 }
 
-/// Writes the key for a shell that ran `use`: a new 0600 file per call, so that shells
-/// using the same context never remove each other's file.
-pub fn write_use_key(name: &str, pem: &Secret) -> Result<PathBuf> {
-    let dir = runtime_dir()?;
-    write_private_file(&dir, &format!("{USE_KEY_PREFIX}{name}"), pem)
+/// The key files `use` keeps in the runtime directory, seen from the shell that runs it.
+#[derive(Debug)]
+pub struct UseKeys {
+    dir: PathBuf,
+    shell: ShellProcess,
 }
 
-/// Writes the key for `use --shared-key-file`: one file per context, replaced atomically,
-/// so that direnv re-running an .envrc leaves one file behind, not one per `cd`.
-pub fn write_shared_use_key(name: &str, pem: &Secret) -> Result<PathBuf> {
-    let dir = runtime_dir()?;
-    let fresh = write_private_file(&dir, &format!("{SHARED_KEY_PREFIX}{name}-new"), pem)?;
-    let path = dir.join(format!("{SHARED_KEY_PREFIX}{name}.pem"));
-    fs::rename(&fresh, &path).map_err(|e| {
-        let _ = fs::remove_file(&fresh);
-        anyhow!(
-            "could not put the key file in place at {}: {e}",
-            path.display()
-        )
-    })?;
-    Ok(path)
-}
-
-/// Removes a key file written by `use`, but only one that is ours: inside the runtime
-/// directory and named as `use` names them. Returns whether a file was removed.
-pub fn remove_use_key(path: &Path) -> Result<bool> {
-    let dir = runtime_dir()?;
-    let ours = path.parent() == Some(dir.as_path())
-        && path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(USE_KEY_PREFIX));
-    if !ours {
-        return Ok(false);
+impl UseKeys {
+    /// The runtime directory (created and checked) and the shell that called `use`.
+    pub fn create() -> Result<Self> {
+        Ok(Self {
+            dir: runtime_dir()?,
+            shell: ShellProcess::calling(),
+        })
     }
+
+    /// As [`UseKeys::create`], but None when the runtime directory does not exist: there is
+    /// no key file to remove then, and nothing to create.
+    pub fn existing() -> Result<Option<Self>> {
+        if fs::symlink_metadata(runtime_dir_path()?).is_err() {
+            return Ok(None);
+        }
+        Self::create().map(Some)
+    }
+
+    /// Writes the key for this shell: a new 0600 file per call, so that shells using the
+    /// same context never remove each other's file, named after the shell so that only its
+    /// own next `use` removes it and a later `use` can tell when the shell has gone.
+    pub fn write(&self, name: &str, pem: &Secret) -> Result<PathBuf> {
+        let shell = &self.shell;
+        let stem = format!(
+            "{USE_KEY_PREFIX}{}-{}-{}-{name}",
+            shell.pid, shell.start, shell.pid_ns
+        );
+        write_private_file(&self.dir, &stem, pem)
+    }
+
+    /// Writes the key for `use --shared-key-file`: one file per context, replaced
+    /// atomically, so that direnv re-running an .envrc leaves one file behind, not one per
+    /// `cd`.
+    pub fn write_shared(&self, name: &str, pem: &Secret) -> Result<PathBuf> {
+        let fresh = write_private_file(&self.dir, &format!("{SHARED_KEY_PREFIX}{name}-new"), pem)?;
+        let path = self.dir.join(format!("{SHARED_KEY_PREFIX}{name}.pem"));
+        fs::rename(&fresh, &path).map_err(|e| {
+            let _ = fs::remove_file(&fresh);
+            anyhow!(
+                "could not put the key file in place at {}: {e}",
+                path.display()
+            )
+        })?;
+        Ok(path)
+    }
+
+    /// Removes the key file the shell's NOMAD_CLIENT_KEY names, but only if this shell's
+    /// `use` wrote it. A child shell inherits the variable and direnv puts an outer shell's
+    /// back after a `cd`: the file then belongs to a shell that still needs it. Shared files
+    /// and files outside the runtime directory stay too.
+    pub fn remove_previous(&self, path: &Path) -> Result<()> {
+        let ours = path.parent() == Some(self.dir.as_path())
+            && path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(key_file_shell)
+                == Some(self.shell);
+        if !ours {
+            return Ok(());
+        }
+        remove_key_file(path)
+    }
+
+    /// Removes the key files of shells that have exited, which had no `use --unset` to
+    /// remove them (the rest go at logout with the runtime directory). A file stays when its
+    /// shell may still run, or counts pids in another namespace (a container sharing the
+    /// directory). One read of the directory, one look-up per shell.
+    pub fn sweep(&self) -> Result<()> {
+        let entries = fs::read_dir(&self.dir)
+            .with_context(|| format!("could not list {}", self.dir.display()))?;
+        let mut looked_up: Vec<(ShellProcess, bool)> = Vec::new();
+        for entry in entries {
+            let entry = entry.with_context(|| format!("could not list {}", self.dir.display()))?;
+            let Some(owner) = entry.file_name().to_str().and_then(key_file_shell) else {
+                continue;
+            };
+            if owner == self.shell || owner.pid_ns != self.shell.pid_ns {
+                continue;
+            }
+            let exited = match looked_up.iter().find(|(shell, _)| *shell == owner) {
+                Some(&(_, exited)) => exited,
+                None => {
+                    let exited = owner.has_exited();
+                    looked_up.push((owner, exited));
+                    exited
+                }
+            };
+            if exited {
+                remove_key_file(&entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The shell a per-shell key file was written for, from its name
+/// (`key-PID-START-PIDNS-NAME-….pem`); None for any other file.
+fn key_file_shell(file_name: &str) -> Option<ShellProcess> {
+    fn number<T: std::str::FromStr>(field: Option<&str>) -> Option<T> {
+        field
+            .filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))?
+            .parse()
+            .ok()
+    }
+    let mut fields = file_name.strip_prefix(USE_KEY_PREFIX)?.splitn(4, '-');
+    let shell = ShellProcess {
+        pid: number(fields.next()).filter(|pid| *pid != 0)?,
+        start: number(fields.next())?,
+        pid_ns: number(fields.next())?,
+    };
+    fields.next()?.ends_with(".pem").then_some(shell)
+}
+
+/// Removes a key file; one that is already gone is no error.
+fn remove_key_file(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("could not remove key file {}", path.display())),
     }
 }
@@ -205,5 +299,36 @@ impl ChildKey {
 impl Drop for ChildKey {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.file);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_per_shell_key_file_names_its_shell() {
+        let shell = ShellProcess {
+            pid: 4242,
+            start: 987_654,
+            pid_ns: 4_026_531_836,
+        };
+        assert_eq!(
+            key_file_shell("key-4242-987654-4026531836-my-prod.v2-77-000000012-0.pem"),
+            Some(shell)
+        );
+        for other in [
+            "shared-prod.pem",
+            "shared-prod-new-77-000000012-0.pem",
+            "exec-key-77-000000012-0.pem",
+            // Written by versions before key files named their shell.
+            "key-prod-77-000000012-0.pem",
+            "key-0-987654-4026531836-prod-77-000000012-0.pem",
+            "key-4242-987654-4026531836-prod-77-000000012-0.pem.tmp",
+            "key-+4242-987654-4026531836-prod-77-000000012-0.pem",
+            "key-4242-987654-.pem",
+        ] {
+            assert_eq!(key_file_shell(other), None, "{other}");
+        }
     }
 }

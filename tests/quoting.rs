@@ -205,8 +205,17 @@ fn random_hostile_values_survive_eval_in_bash_zsh_and_fish_byte_for_byte() {
                 let key = &env["NOMAD_CLIENT_KEY"];
                 let dir = world.runtime_dir.join("nomadctx");
                 let file = key.strip_prefix(&format!("{}/", dir.display())).unwrap();
+                // key-PID-START-PIDNS-NAME-…: after the shell, then the context.
+                let mut fields = file.splitn(5, '-');
+                assert_eq!(fields.next(), Some("key"), "{shell}: {key}");
                 assert!(
-                    file.starts_with(&format!("key-{}-", case.name)),
+                    fields.by_ref().take(3).all(|f| f.parse::<u64>().is_ok()),
+                    "{shell}: {key}"
+                );
+                assert!(
+                    fields
+                        .next()
+                        .is_some_and(|rest| rest.starts_with(&format!("{}-", case.name))),
                     "{shell}: {key}"
                 );
             }

@@ -53,7 +53,8 @@ fn the_story() -> Vec<Step<'static>> {
         Send("nomadctx use -\r"),
         Expect("ctx<prod-eu>"),
         Send("echo \"addr=$NOMAD_ADDR\" \"key=$NOMAD_CLIENT_KEY\"\r"),
-        Expect(r"addr=https://eu\.example:4646 key=/\S+/key-prod-eu"),
+        // The key file is named after the shell: key-PID-START-PIDNS-CONTEXT-….
+        Expect(r"addr=https://eu\.example:4646 key=/\S+/key-\d+-\d+-\d+-prod-eu-"),
         Send("nomadctx use -\r"),
         Expect("ctx<prod-us>"),
         Send("nomadctx use --unset\r"),

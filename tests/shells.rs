@@ -3,6 +3,7 @@
 mod harness;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use harness::{OutputExt, World, add_with, pki, require_tool, squash};
 
@@ -309,4 +310,196 @@ fn a_failed_use_leaves_no_key_file() {
     let dir = world.runtime_dir.join("nomadctx");
     let left = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "key files left in {}", dir.display());
+}
+
+/// Adds a second context to switch to.
+fn with_staging(world: &World) {
+    add_with(world, "staging", &pki().identity("ec"), &[]);
+}
+
+/// Runs a bash script in the world; it reports a broken expectation by failing.
+fn bash_succeeds(world: &World, script: &str) -> String {
+    world
+        .program("bash")
+        .args(["-c", script])
+        .succeeds()
+        .stdout_text()
+}
+
+/// The `key-*` files `use` left in the runtime directory.
+fn per_shell_key_files(world: &World) -> Vec<PathBuf> {
+    let dir = world.runtime_dir.join("nomadctx");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.file_name().unwrap().to_str().unwrap().starts_with("key-"));
+    files.sort();
+    files
+}
+
+#[test]
+fn a_child_shell_or_subshell_leaves_the_parent_shells_key_file() {
+    require_tool("zsh");
+    require_tool("fish");
+    let world = hostile_world();
+    with_staging(&world);
+    for child in [
+        r#"bash -c 'eval "$(nomadctx use staging)"'"#,
+        r#"bash -c 'eval "$(nomadctx use --unset)"'"#,
+        r#"zsh -c 'eval "$(nomadctx use staging --shell zsh)"'"#,
+        "fish -c 'nomadctx use staging --shell fish | source'",
+        r#"( eval "$(nomadctx use staging)" )"#,
+        r#"( eval "$(nomadctx use staging 2>/dev/null)" )"#,
+    ] {
+        bash_succeeds(
+            &world,
+            &format!(
+                r#"eval "$(nomadctx use prod)"
+parent=$NOMAD_CLIENT_KEY
+{child}
+test -r "$parent" || {{ echo "the child removed the parent's key file" >&2; exit 9; }}
+eval "$(nomadctx use staging)"
+test ! -e "$parent" || {{ echo "the parent's own next use left its previous key file" >&2; exit 8; }}
+test -r "$NOMAD_CLIENT_KEY" || exit 7"#
+            ),
+        );
+    }
+    // Each parent's next `use` removed the files of the exited child and of the parent
+    // before it; only the last parent's stays.
+    let left = per_shell_key_files(&world);
+    assert_eq!(
+        left.len(),
+        1,
+        "key files of exited shells left behind: {left:?}"
+    );
+}
+
+#[test]
+fn a_shell_removes_its_own_previous_key_file_however_it_runs_use() {
+    require_tool("zsh");
+    let world = hostile_world();
+    with_staging(&world);
+    // Some of these put a process between the shell and nomadctx: a command substitution
+    // that forks before it runs nomadctx (a redirection, bash's ERR trap with errtrace,
+    // zsh's DEBUG trap), or a wrapper program.
+    let check = r#"u prod
+first=$NOMAD_CLIENT_KEY
+u staging
+test ! -e "$first" || { echo "the previous key file stayed" >&2; exit 8; }
+bash -c 'eval "$(nomadctx use prod)"'
+test -r "$NOMAD_CLIENT_KEY" || { echo "another shell's use removed this shell's key file" >&2; exit 9; }
+u --unset
+test -z "$NOMAD_CLIENT_KEY" || exit 7"#;
+    for (shell, define) in [
+        ("bash", r#"u() { eval "$(nomadctx use "$1")"; }"#),
+        (
+            "bash",
+            r#"u() { eval "$(nomadctx use "$1" 2>/dev/null)"; }"#,
+        ),
+        (
+            "bash",
+            r#"eval "$(nomadctx init bash)"; u() { nomadctx use "$1"; }"#,
+        ),
+        (
+            "bash",
+            r#"set -E; trap : ERR; u() { eval "$(nomadctx use "$1")"; }"#,
+        ),
+        ("bash", r#"u() { eval "$(timeout 60 nomadctx use "$1")"; }"#),
+        (
+            "zsh",
+            r#"trap : DEBUG; u() { eval "$(nomadctx use "$1")"; }"#,
+        ),
+        (
+            "zsh",
+            r#"eval "$(nomadctx init zsh)"; u() { nomadctx use "$1"; }"#,
+        ),
+    ] {
+        let out = world
+            .program(shell)
+            .args(["-c", &format!("{define}\n{check}")])
+            .env("SHELL", format!("/bin/{shell}"))
+            .output();
+        assert!(
+            out.status.success(),
+            "{shell}, {define}: exit {}: {}",
+            out.code(),
+            out.stderr_text()
+        );
+        let left = per_shell_key_files(&world);
+        assert!(left.is_empty(), "{shell}, {define}: left {left:?}");
+    }
+}
+
+#[test]
+fn use_inside_direnv_leaves_the_outer_shells_key_file() {
+    let world = hostile_world();
+    with_staging(&world);
+    // direnv evaluates an .envrc in a bash of its own that inherits the outer shell's
+    // variables, and puts them back when the user leaves the directory.
+    bash_succeeds(
+        &world,
+        r#"eval "$(nomadctx use prod)"
+outer=$NOMAD_CLIENT_KEY
+DIRENV_IN_ENVRC=1 bash -c 'eval "$(nomadctx use staging)"; echo "$NOMAD_CLIENT_KEY"' >envrc-plain || exit 6
+DIRENV_IN_ENVRC=1 bash -c 'eval "$(nomadctx init direnv)"; use_nomadctx staging' || exit 5
+test -r "$outer" || { echo "use in an .envrc removed the outer shell's key file" >&2; exit 9; }
+eval "$(nomadctx use staging)"
+test ! -e "$outer" || { echo "the outer shell's own next use left its key file" >&2; exit 8; }"#,
+    );
+    let shared = world
+        .runtime_dir
+        .join("nomadctx")
+        .join("shared-staging.pem");
+    assert_eq!(
+        std::fs::read_to_string(world.home.join("envrc-plain")).unwrap(),
+        format!("{}\n", shared.display())
+    );
+    assert!(shared.exists(), "the .envrc's shared key file");
+}
+
+#[test]
+fn use_removes_the_key_files_of_shells_that_have_exited_and_no_others() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let world = hostile_world();
+    let print_key = r#"eval "$(nomadctx use prod)"; echo "$NOMAD_CLIENT_KEY""#;
+    // A shell that keeps running until its stdin is closed.
+    let mut live = world
+        .program("bash")
+        .args(["-c", &format!("{print_key}; read -r _ || true")])
+        .cmd;
+    let mut live = live
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(live.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let live_key = PathBuf::from(line.trim_end());
+    let shared = world.runtime_dir.join("nomadctx").join("shared-prod.pem");
+    world
+        .cmd()
+        .args(["use", "prod", "--shared-key-file"])
+        .succeeds();
+    let exited_key = PathBuf::from(bash_succeeds(&world, print_key).trim_end());
+    assert!(
+        exited_key.exists() && live_key.exists(),
+        "written: {exited_key:?}, {live_key:?}"
+    );
+
+    let another_key = PathBuf::from(bash_succeeds(&world, print_key).trim_end());
+    assert!(!exited_key.exists(), "the exited shell's key file stayed");
+    assert!(live_key.exists(), "a running shell's key file was removed");
+    assert!(another_key.exists());
+    assert!(shared.exists(), "a shared key file was removed");
+
+    drop(live.stdin.take());
+    assert!(live.wait().unwrap().success());
+    world.cmd().args(["use", "--unset"]).succeeds();
+    let left = per_shell_key_files(&world);
+    assert!(left.is_empty(), "left: {left:?}");
+    assert!(shared.exists(), "a shared key file was removed");
 }

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::cli::UseArgs;
 use crate::cmd::{App, Secrets, print, warn};
 use crate::context::{CONTEXT_VAR, EnvVar, NOMAD_VARS, PREVIOUS_VAR, environment, non_empty_env};
-use crate::runtime;
+use crate::runtime::UseKeys;
 use crate::shell::{Shell, render};
 use crate::{picker, store::Config};
 
@@ -39,7 +39,8 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
             "`use` prints shell code for your shell to run; run it as: eval \"$(nomadctx use {target})\"{init}"
         );
     }
-    // The key file of the context this shell used before, if `use` wrote it.
+    // The key file of the context this shell used before, if `use` wrote it for this shell
+    // (a child shell inherits its parent's, direnv restores an outer shell's).
     let previous_key = std::env::var_os("NOMAD_CLIENT_KEY").map(PathBuf::from);
     let current = env_string(CONTEXT_VAR);
 
@@ -54,7 +55,8 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
             vars.push((PREVIOUS_VAR, Some(Zeroizing::new(current))));
         }
         print(&render(shell, &vars))?;
-        return remove_previous(previous_key);
+        clean_up(UseKeys::existing(), previous_key);
+        return Ok(());
     }
 
     let config = app.load()?;
@@ -72,15 +74,18 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
     materials.token = secrets.token_str(&name)?;
     let key_pem = secrets.key_pem(&name)?;
     let shared = args.shared_key_file || in_direnv;
-    let key_file = key_pem
-        .map(|pem| {
-            if shared {
-                runtime::write_shared_use_key(&name, &pem)
+    let (keys, key_file) = match key_pem {
+        Some(pem) => {
+            let keys = UseKeys::create()?;
+            let file = if shared {
+                keys.write_shared(&name, &pem)?
             } else {
-                runtime::write_use_key(&name, &pem)
-            }
-        })
-        .transpose()?;
+                keys.write(&name, &pem)?
+            };
+            (Ok(Some(keys)), Some(file))
+        }
+        None => (UseKeys::existing(), None),
+    };
     materials.client_key = key_file.as_ref().map(|p| p.display().to_string());
     let mut vars = environment(&name, context, &materials);
     if let Some(current) = current.filter(|c| *c != name) {
@@ -92,7 +97,8 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
         }
         return Err(e);
     }
-    remove_previous(previous_key.filter(|p| Some(p) != key_file.as_ref()))
+    clean_up(keys, previous_key.filter(|p| Some(p) != key_file.as_ref()));
+    Ok(())
 }
 
 /// Without a NAME: a picker on a terminal; otherwise the list, on stderr so that an
@@ -131,11 +137,20 @@ fn env_string(var: &str) -> Option<String> {
     non_empty_env(var).and_then(|v| v.into_string().ok())
 }
 
-fn remove_previous(previous_key: Option<PathBuf>) -> Result<()> {
+/// After the statements are out: removes this shell's previous key file and those of shells
+/// that have exited. The switch has happened, so a failure here is only a warning.
+fn clean_up(keys: Result<Option<UseKeys>>, previous_key: Option<PathBuf>) {
+    let keys = match keys {
+        Ok(Some(keys)) => keys,
+        Ok(None) => return,
+        Err(e) => return warn(&format!("{e:#}")),
+    };
     if let Some(path) = previous_key
-        && let Err(e) = runtime::remove_use_key(&path)
+        && let Err(e) = keys.remove_previous(&path)
     {
         warn(&format!("{e:#}"));
     }
-    Ok(())
+    if let Err(e) = keys.sweep() {
+        warn(&format!("{e:#}"));
+    }
 }
