@@ -65,6 +65,10 @@ fn own_identity(world: &World) -> Own {
         ca.to_str().unwrap(),
         "-CAkey",
         ca_key.to_str().unwrap(),
+        // The serial file in this test's own directory: next to the shared CA, tests
+        // running at once rewrote it under each other and openssl failed to read it.
+        "-CAserial",
+        &at("ca.srl"),
         "-CAcreateserial",
         "-out",
         &at("cert.pem"),
