@@ -309,6 +309,9 @@ impl<'a> Transaction<'a> {
         self.store.save(config, self.lock)?;
         self.committed = true;
         checkpoint("config-saved")?;
+        for ctx in config.contexts.values() {
+            self.store.link_certs(ctx)?;
+        }
         let mut settled = std::mem::take(&mut self.written);
         for piece in std::mem::take(&mut self.retired) {
             if piece.is_live(self.store, config) {

@@ -353,23 +353,6 @@ impl KernelKeyring {
         }
     }
 
-    /// Removes a legacy key found as in find_legacy from the session keyring and the
-    /// persistent keyring (unlink where linked; invalidate). Ok(false) when none.
-    pub fn delete_legacy(&self, description: &str) -> Result<bool, KernelError> {
-        const WHAT: &str = "could not remove the old key from the kernel keyring";
-        check_legacy_description(description)?;
-        let attached = self.attach()?;
-        let Some((key, session)) =
-            find_legacy_key(attached, description).map_err(|err| KernelError::kernel(WHAT, err))?
-        else {
-            return Ok(false);
-        };
-        let mut keyrings = vec![attached.ring];
-        keyrings.extend(session);
-        remove(key, &keyrings).map_err(|err| KernelError::kernel(WHAT, err))?;
-        Ok(true)
-    }
-
     fn attach(&self) -> Result<Attached, KernelError> {
         Attached::attach(Some(self.opened)).map_err(attach_error)
     }

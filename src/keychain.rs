@@ -253,22 +253,26 @@ impl Keychain {
 
     /// The secret, or an error that says why it may be gone and how to put it back.
     pub fn require(&self, name: &str, item: &ItemRef) -> Result<Secret> {
-        self.get(name, item)?.ok_or_else(|| {
-            let again = match item.kind {
-                Item::ClientKey => format!("nomadctx set {name} --key FILE"),
-                Item::Token => format!("nomadctx set {name} --token-stdin"),
-            };
-            let why = if self.backend.is_durable() {
-                format!("is missing from {}", self.backend.describe())
-            } else {
-                "is gone: lost at reboot (kernel keyring), which keeps keys only until the machine restarts".to_owned()
-            };
-            anyhow!(
-                "the {} of context {name:?} {why} (item {SERVICE}/{}); store it again with `{again}`",
-                item.kind.what(),
-                self.account(item),
-            )
-        })
+        self.get(name, item)?
+            .ok_or_else(|| self.missing(name, item))
+    }
+
+    /// Why an item a context names is not there, and how to put it back.
+    pub fn missing(&self, name: &str, item: &ItemRef) -> anyhow::Error {
+        let again = match item.kind {
+            Item::ClientKey => format!("nomadctx set {name} --key FILE"),
+            Item::Token => format!("nomadctx set {name} --token-stdin"),
+        };
+        let why = if self.backend.is_durable() {
+            format!("is missing from {}", self.backend.describe())
+        } else {
+            "is not in the kernel keyring, most likely lost at reboot (kernel keyring): it keeps keys only until the machine restarts".to_owned()
+        };
+        anyhow!(
+            "the {} of context {name:?} {why} (item {SERVICE}/{}); store it again with `{again}`",
+            item.kind.what(),
+            self.account(item),
+        )
     }
 
     pub fn set(&self, name: &str, item: &ItemRef, secret: &Secret) -> Result<()> {
@@ -298,26 +302,12 @@ impl Keychain {
                 self.bounded(move || kernel.find_legacy(&description).map_err(Failure::Kernel))
                     .map(|found| found.map(Secret::new))
             }
-            Connection::Core(_) => self.read(&account),
+            Connection::Core(store) => {
+                let wanted = account.clone();
+                self.bounded(move || legacy_item(&store, &wanted))
+            }
         };
         result.map_err(|f| self.explain(name, item, &account, "read", f))
-    }
-
-    /// Removes a context's item stored before ids; `Ok(false)` when there was none.
-    pub fn delete_legacy(&self, name: &str, item: Item) -> Result<bool> {
-        let account = legacy_account(name, item);
-        let connection = self
-            .connection()
-            .map_err(|f| self.explain(name, item, &account, "connect to", f))?;
-        let result = match connection {
-            #[cfg(target_os = "linux")]
-            Connection::Kernel(kernel) => {
-                let description = format!("{account}@{SERVICE}");
-                self.bounded(move || kernel.delete_legacy(&description).map_err(Failure::Kernel))
-            }
-            Connection::Core(_) => self.remove(&account),
-        };
-        result.map_err(|f| self.explain(name, item, &account, "delete", f))
     }
 
     /// Every item of this store, when the backend can list them (the Secret Service and the
@@ -509,6 +499,38 @@ impl std::fmt::Display for NoAnswer {
 }
 
 impl std::error::Error for NoAnswer {}
+
+/// The one item an old nomadctx stored under `account`: attributes `service` and
+/// `username` and nothing else. Items of other programs (an `application` attribute, say)
+/// are never taken; two candidates are taken as none.
+fn legacy_item(
+    store: &Arc<CredentialStore>,
+    account: &str,
+) -> std::result::Result<Option<Secret>, Failure> {
+    let entries = store
+        .search(&HashMap::from([
+            ("service", SERVICE),
+            ("username", account),
+        ]))
+        .map_err(Failure::Keyring)?;
+    let ours: Vec<&Entry> = entries
+        .iter()
+        .filter(|entry| {
+            entry.get_attributes().is_ok_and(|attributes| {
+                attributes
+                    .keys()
+                    .all(|k| matches!(k.as_str(), "service" | "username" | "xdg:schema"))
+            })
+        })
+        .collect();
+    match ours.as_slice() {
+        [entry] => entry
+            .get_secret()
+            .map(|s| Some(Secret::new(s)))
+            .map_err(Failure::Keyring),
+        _ => Ok(None),
+    }
+}
 
 enum Failure {
     Keyring(KeyringError),

@@ -5,6 +5,7 @@ pub mod change;
 pub mod cli;
 pub mod cmd;
 pub mod context;
+pub mod fork;
 pub mod import;
 #[cfg(target_os = "linux")]
 pub mod kernel_keyring;

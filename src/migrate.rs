@@ -3,44 +3,58 @@
 //! transaction that a crash at any step leaves resumable.
 //!
 //! The plan (the migrated config, with its new ids) is written first to `migration.toml`,
-//! so a run that is killed is finished by the next one with the same ids: pieces written
-//! before the kill are written again, never duplicated. The old pieces go only after the
-//! migrated config is committed.
+//! beside the config it was made from (`migration-source.toml`), so a run that is killed is
+//! finished by the next one with the same ids, and a config edited in between is planned
+//! again. The old certificate directories go only after the commit, and only when every copy
+//! holds the same bytes. The old keychain items are never deleted: before ids, every
+//! configuration of the user shared them (`prod/client-key` of one was `prod/client-key` of
+//! all), so one configuration cannot know that no other still needs them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
 use crate::change::{Piece, note, settle};
 use crate::context::fresh_id;
-use crate::keychain::{Item, ItemRef, Keychain};
+use crate::keychain::{Backend, Item, ItemRef, Keychain, legacy_account};
 use crate::store::{Config, Lock, Store, checkpoint, parse_config, write_atomic};
 use crate::tls;
 
 /// Brings `config` (read under `lock`) up to date if it needs it, and returns it as it is
 /// now. Also finishes a migration that a crash cut short after its commit.
 pub fn migrate(store: &Store, lock: &Lock, config: Config) -> Result<Config> {
-    let plan_path = plan_path(store);
+    let paths = Paths::of(store);
     if !config.is_legacy() {
-        if plan_path.exists() {
-            let plan = read_plan(&plan_path)?;
-            clean_up(store, &plan, &config)?;
+        if paths.plan.exists() {
+            let plan = read_config(&paths.plan)?;
+            clean_up(store, &paths, &plan, &config)?;
         }
         return Ok(config);
     }
-    let plan = if plan_path.exists() {
-        read_plan(&plan_path)?
-    } else {
-        let plan = make_plan(&config)?;
-        let text = toml::to_string_pretty(&plan).context("could not encode the migration plan")?;
-        write_atomic(&plan_path, text.as_bytes())?;
-        plan
+    let source = toml::to_string(&config).context("could not encode the config")?;
+    let planned = match std::fs::read_to_string(&paths.source) {
+        Ok(text) if text == source && paths.plan.exists() => Some(read_config(&paths.plan)?),
+        _ => None,
+    };
+    let plan = match planned {
+        Some(plan) => plan,
+        None => {
+            // First run, or config.toml was edited since a run was cut short: plan (again),
+            // under the store id of the earlier plan so that `doctor` finds what it wrote.
+            let earlier = read_config(&paths.plan).ok().and_then(|p| p.store);
+            let mut plan = make_plan(&config, earlier)?;
+            plan.store_dir = store.fingerprint();
+            let text =
+                toml::to_string_pretty(&plan).context("could not encode the migration plan")?;
+            write_atomic(&paths.source, source.as_bytes())?;
+            write_atomic(&paths.plan, text.as_bytes())?;
+            plan
+        }
     };
     checkpoint("migration-planned")?;
-    let keychain = Keychain::new(
-        crate::keychain::Backend::choose(config.keychain)?,
-        plan.store.as_deref().unwrap_or_default(),
-    );
+    let backend = Backend::choose(config.keychain)?;
+    let keychain = Keychain::new(backend, plan.store.as_deref().unwrap_or_default());
+    let mut left = Vec::new();
     for (name, old) in config.contexts.iter().filter(|(_, c)| c.is_legacy()) {
         let Some(new) = plan.contexts.get(name) else {
             continue;
@@ -51,28 +65,32 @@ pub fn migrate(store: &Store, lock: &Lock, config: Config) -> Result<Config> {
         }
         if let (Some(path), Some(version)) = (store.client_cert_file(new), &new.client_version) {
             copy(&old_dir.join("client.pem"), &path)?;
-            if let Some(key) = keychain.get_legacy(name, Item::ClientKey)? {
-                // Before ids, configurations sharing a keychain shared `NAME/client-key`:
-                // an item that does not fit this certificate is another configuration's.
-                if key_fits(&path, &key) {
+            match keychain.get_legacy(name, Item::ClientKey)? {
+                // Configurations sharing a keychain shared `NAME/client-key`: a key that does
+                // not fit this certificate is another configuration's.
+                Some(key) if key_fits(&path, &key) => {
                     let item = ItemRef::new(new.id(), Item::ClientKey, version);
                     note(store, &[Piece::Item(item.clone())])?;
                     keychain.set(name, &item, &key)?;
-                } else {
-                    crate::cmd::warn(&format!(
-                        "the keychain item {}/client-key does not fit the certificate of context {name:?} (another configuration's?); left alone: store the key with `nomadctx set {name} --key FILE`",
-                        name
-                    ));
                 }
+                Some(_) => left.push(format!(
+                    "the client key in item nomadctx/{} does not fit the certificate of context {name:?} (another configuration's?), so it was not taken",
+                    legacy_account(name, Item::ClientKey)
+                )),
+                None => left.push(missing(name, Item::ClientKey, backend)),
             }
         }
         if let Some(version) = &new.token_version
             && old.token
-            && let Some(token) = keychain.get_legacy(name, Item::Token)?
         {
-            let item = ItemRef::new(new.id(), Item::Token, version);
-            note(store, &[Piece::Item(item.clone())])?;
-            keychain.set(name, &item, &token)?;
+            match keychain.get_legacy(name, Item::Token)? {
+                Some(token) => {
+                    let item = ItemRef::new(new.id(), Item::Token, version);
+                    note(store, &[Piece::Item(item.clone())])?;
+                    keychain.set(name, &item, &token)?;
+                }
+                None => left.push(missing(name, Item::Token, backend)),
+            }
         }
         checkpoint("migration-copied")?;
     }
@@ -84,33 +102,64 @@ pub fn migrate(store: &Store, lock: &Lock, config: Config) -> Result<Config> {
         .collect();
     settle(store, &items)?;
     checkpoint("migration-committed")?;
-    clean_up(store, &plan, &plan)?;
-    eprintln!(
-        "nomadctx: moved {} context(s) in {} to the layout with store and context ids; nothing else to do",
-        config.contexts.values().filter(|c| c.is_legacy()).count(),
+    clean_up(store, &paths, &plan, &plan)?;
+    let moved = config.contexts.values().filter(|c| c.is_legacy()).count();
+    let mut report = format!(
+        "nomadctx: moved {moved} context(s) in {} to the layout with store and context ids.\n  The keychain items of the old layout (service nomadctx, accounts NAME/client-key and NAME/token) are left in place, since another configuration of an older nomadctx may share them; once none does, delete them (Secret Service: `secret-tool clear service nomadctx username NAME/client-key`).\n",
         store.config_path().display()
     );
+    for line in &left {
+        report.push_str(&format!("  {line}\n"));
+    }
+    eprint!("{report}");
     Ok(plan)
+}
+
+fn missing(name: &str, item: Item, backend: Backend) -> String {
+    let again = match item {
+        Item::ClientKey => format!("nomadctx set {name} --key FILE"),
+        Item::Token => format!("nomadctx set {name} --token-stdin"),
+    };
+    format!(
+        "the {} of context {name:?} was not found in {} (item nomadctx/{}): if it is in another keychain, choose that one (NOMADCTX_KEYCHAIN) and run `nomadctx doctor`; otherwise store it again with `{again}`",
+        item.what(),
+        backend.describe(),
+        legacy_account(name, item),
+    )
 }
 
 /// Whether [`migrate`] has anything to do: one stat on the way of every command that needs
 /// a context's pieces.
 pub fn needed(store: &Store, config: &Config) -> bool {
-    config.is_legacy() || plan_path(store).exists()
+    config.is_legacy() || Paths::of(store).plan.exists()
 }
 
-fn plan_path(store: &Store) -> PathBuf {
-    store.journal_path().with_file_name("migration.toml")
+struct Paths {
+    plan: PathBuf,
+    source: PathBuf,
 }
 
-fn read_plan(path: &std::path::Path) -> Result<Config> {
+impl Paths {
+    fn of(store: &Store) -> Self {
+        let config = store.config_path();
+        Self {
+            plan: config.with_file_name("migration.toml"),
+            source: config.with_file_name("migration-source.toml"),
+        }
+    }
+}
+
+fn read_config(path: &Path) -> Result<Config> {
     let text = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
     parse_config(&text, path)
 }
 
 /// The migrated config: the same contexts with ids and versions for what they hold.
-fn make_plan(config: &Config) -> Result<Config> {
+fn make_plan(config: &Config, store_id: Option<String>) -> Result<Config> {
     let mut plan = config.clone();
+    if plan.store.is_none() {
+        plan.store = store_id;
+    }
     plan.ensure_store_id()?;
     for ctx in plan.contexts.values_mut().filter(|c| c.is_legacy()) {
         ctx.id = Some(fresh_id(8)?);
@@ -121,56 +170,55 @@ fn make_plan(config: &Config) -> Result<Config> {
     Ok(plan)
 }
 
-/// After the commit: the old items and certificate directories of the migrated contexts go.
-fn clean_up(store: &Store, plan: &Config, now: &Config) -> Result<()> {
-    let keychain = Keychain::new(
-        crate::keychain::Backend::choose(now.keychain)?,
-        now.store.as_deref().unwrap_or_default(),
-    );
+/// After the commit: links to the certificates, and the old certificate directories of the
+/// migrated contexts once their copies hold the same bytes.
+fn clean_up(store: &Store, paths: &Paths, plan: &Config, now: &Config) -> Result<()> {
+    for ctx in now.contexts.values() {
+        store.link_certs(ctx)?;
+    }
     for (name, ctx) in &plan.contexts {
-        for item in Item::ALL {
-            let held = match item {
-                Item::ClientKey => ctx.has_client(),
-                Item::Token => ctx.has_token(),
-            };
-            // Only what this migration copied: a key that did not fit stays.
-            if held && item_copied(&keychain, name, ctx, item) {
-                keychain.delete_legacy(name, item)?;
-                checkpoint("migration-old-item-deleted")?;
-            }
-        }
         let old_dir = store.legacy_cert_dir(name);
-        if !now.contexts.values().any(|c| c.id() == name) && old_dir.is_dir() {
+        if now.contexts.values().any(|c| c.id() == name) || !old_dir.is_dir() {
+            continue;
+        }
+        let copied = [
+            ("ca.pem", store.ca_file(ctx)),
+            ("client.pem", store.client_cert_file(ctx)),
+        ]
+        .into_iter()
+        .all(|(old, new)| same_bytes(&old_dir.join(old), new.as_deref()));
+        if copied {
             std::fs::remove_dir_all(&old_dir)
                 .with_context(|| format!("could not remove {}", old_dir.display()))?;
         }
     }
-    std::fs::remove_file(plan_path(store)).context("could not remove the migration plan")?;
+    for path in [&paths.plan, &paths.source] {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("could not remove {}", path.display()));
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 
-/// Whether the new item holds what the old one does (so the old one can go).
-fn item_copied(keychain: &Keychain, name: &str, ctx: &crate::context::Context, item: Item) -> bool {
-    let version = match item {
-        Item::ClientKey => ctx.client_version.as_deref(),
-        Item::Token => ctx.token_version.as_deref(),
+/// Whether the old certificate file is gone or has a copy with the same bytes.
+fn same_bytes(old: &Path, new: Option<&Path>) -> bool {
+    let Ok(old) = std::fs::read(old) else {
+        return true;
     };
-    let Some(version) = version else {
-        return false;
-    };
-    let new = keychain.get(name, &ItemRef::new(ctx.id(), item, version));
-    let old = keychain.get_legacy(name, item);
-    matches!((new, old), (Ok(Some(new)), Ok(Some(old))) if new.expose() == old.expose())
+    new.and_then(|new| std::fs::read(new).ok()) == Some(old)
 }
 
-fn key_fits(cert_path: &std::path::Path, key: &crate::secret::Secret) -> bool {
+fn key_fits(cert_path: &Path, key: &crate::secret::Secret) -> bool {
     tls::read_certificates(cert_path, "client certificate")
         .and_then(|certs| tls::check_key_matches(&certs, key, cert_path, cert_path))
         .is_ok()
 }
 
 /// Copies a certificate file; one that is gone is left for `doctor` to report.
-fn copy(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+fn copy(from: &Path, to: &Path) -> Result<()> {
     match std::fs::read(from) {
         Ok(bytes) => write_atomic(to, &bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

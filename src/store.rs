@@ -27,6 +27,11 @@ pub struct Config {
     /// it, so two configurations on one keychain never touch each other's items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// Which directory minted `store` (device and inode): a copy of the directory (or a
+    /// restored backup) has the same store id in another directory, and gets one of its own
+    /// before it changes anything (see `crate::fork`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_dir: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keychain: Option<Backend>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,6 +116,20 @@ impl Store {
         Ok(Self::at(dirs.config_dir().to_path_buf()))
     }
 
+    /// The config directory's device and inode, which a copy of it does not share; `None`
+    /// where that cannot be told.
+    pub fn fingerprint(&self) -> Option<String> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(&self.root)
+                .ok()
+                .map(|m| format!("{}:{}", m.dev(), m.ino()))
+        }
+        #[cfg(not(unix))]
+        None
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.root.join("config.toml")
     }
@@ -139,6 +158,64 @@ impl Store {
     pub fn client_cert_file(&self, ctx: &Context) -> Option<PathBuf> {
         let version = ctx.client_version.as_deref()?;
         Some(self.client_cert_path(ctx.id(), version))
+    }
+
+    /// `certs/ID/ca.pem` and `certs/ID/client.pem` for the pieces the context has: links to
+    /// the live versions, the paths to hand to Nomad, so that a shell which ran `use` keeps
+    /// working paths across `set`.
+    pub fn cert_links(&self, ctx: &Context) -> (Option<PathBuf>, Option<PathBuf>) {
+        let dir = self.cert_dir(ctx.id());
+        (
+            ctx.ca_version.as_ref().map(|_| dir.join(CA_LINK)),
+            ctx.client_version.as_ref().map(|_| dir.join(CLIENT_LINK)),
+        )
+    }
+
+    /// Whether the context's links name the versions `ctx` names (as they do but for a
+    /// moment during a change, or after one cut short). A reader never writes a link.
+    pub fn links_current(&self, ctx: &Context) -> bool {
+        let names = |file: Option<PathBuf>, link: Option<PathBuf>| match (file, link) {
+            (Some(file), Some(link)) => {
+                fs::read_link(link).ok().as_deref() == file.file_name().map(Path::new)
+            }
+            _ => true,
+        };
+        let (ca, client) = self.cert_links(ctx);
+        names(self.ca_file(ctx), ca) && names(self.client_cert_file(ctx), client)
+    }
+
+    /// Points the context's links at its live versions, and removes a link to a piece it no
+    /// longer has. Writers call it, holding the lock, after the config is committed.
+    pub fn link_certs(&self, ctx: &Context) -> Result<()> {
+        if ctx.is_legacy() {
+            return Ok(());
+        }
+        for (file, link) in [
+            (self.ca_file(ctx), CA_LINK),
+            (self.client_cert_file(ctx), CLIENT_LINK),
+        ] {
+            let link = self.cert_dir(ctx.id()).join(link);
+            // A missing file (doctor reports it) gets no link.
+            match file
+                .filter(|f| f.is_file())
+                .as_deref()
+                .and_then(Path::file_name)
+            {
+                Some(target) => {
+                    if fs::read_link(&link).ok().as_deref() != Some(Path::new(target)) {
+                        replace_link(Path::new(target), &link)?;
+                    }
+                }
+                None => match fs::remove_file(&link) {
+                    Err(e) if e.kind() != ErrorKind::NotFound => {
+                        return Err(e)
+                            .with_context(|| format!("could not remove {}", link.display()));
+                    }
+                    _ => {}
+                },
+            }
+        }
+        Ok(())
     }
 
     /// Before ids, certificates lived under `certs/NAME/`.
@@ -251,8 +328,16 @@ pub fn parse_config(text: &[u8], path: &Path) -> Result<Config> {
     }
     let text = std::str::from_utf8(text).map_err(|_| broken("it is not UTF-8 text".into()))?;
     let config: Config = toml::from_str(text).map_err(|e| broken(e.to_string()))?;
-    if let Some(store) = &config.store {
-        validate_id("store", store, 32).map_err(broken)?;
+    match &config.store {
+        Some(store) => validate_id("store", store, 32).map_err(broken)?,
+        // Without it no context's items can be found, and the next `add` would choose a new
+        // one that strands them.
+        None if config.contexts.values().any(|c| c.id.is_some()) => {
+            return Err(broken(
+                "its contexts have ids but the `store = \"...\"` line at the top is missing; put it back as it was (nomadctx's keychain items and `doctor` need it)".into(),
+            ));
+        }
+        None => {}
     }
     for (name, ctx) in &config.contexts {
         validate_name(name).map_err(|e| broken(format!("{e:#}")))?;
@@ -278,13 +363,17 @@ pub fn parse_config(text: &[u8], path: &Path) -> Result<Config> {
     Ok(config)
 }
 
-/// Ids become file names and keychain accounts, so they are hex digits of a fixed length.
-fn validate_id(what: &str, value: &str, len: usize) -> std::result::Result<(), String> {
-    if value.len() == len
+/// Whether `value` has the shape of an id: `len` lower-case hex digits.
+pub fn is_id(value: &str, len: usize) -> bool {
+    value.len() == len
         && value
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    {
+}
+
+/// Ids become file names and keychain accounts, so they are hex digits of a fixed length.
+fn validate_id(what: &str, value: &str, len: usize) -> std::result::Result<(), String> {
+    if is_id(value, len) {
         Ok(())
     } else {
         Err(format!(
@@ -356,12 +445,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        fs::rename(&tmp, path)
     })();
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("could not write {}", path.display()));
+    }
+    // The new file is in place; a directory that cannot be synced does not undo that, and
+    // callers must not act as if it had (a change would roll back what the config names).
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        crate::cmd::warn(&format!(
+            "{} is written but {} could not be synced to disk: {e}",
+            path.display(),
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The links in `certs/ID/` that name the live versions (see [`Store::cert_exports`]).
+pub const CA_LINK: &str = "ca.pem";
+pub const CLIENT_LINK: &str = "client.pem";
+
+/// Makes `link` a symlink to `target` in one step (a new link renamed over the old one).
+fn replace_link(target: &Path, link: &Path) -> Result<()> {
+    let dir = link
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no parent", link.display()))?;
+    let file_name = link.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    let made = std::os::unix::fs::symlink(target, &tmp).and_then(|()| fs::rename(&tmp, link));
+    if let Err(e) = made {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("could not link {}", link.display()));
     }
     Ok(())
 }

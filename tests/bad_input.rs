@@ -509,6 +509,21 @@ fn hostile_config_files_and_environments_change_nothing() {
             vec!["config.toml", "not UTF-8"],
         ),
         (
+            // Deleted by hand: with it gone, the next add would pick a new store id and
+            // strand every key of this configuration.
+            "store line missing",
+            good_text
+                .lines()
+                .filter(|l| !l.starts_with("store = "))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+                .into_bytes(),
+            vec![
+                "config.toml",
+                "`store = \"...\"` line at the top is missing",
+            ],
+        ),
+        (
             "huge",
             huge.into_bytes(),
             vec!["config.toml", "larger than 8 MiB"],

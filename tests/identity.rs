@@ -309,9 +309,17 @@ fn store_legacy(world: &World, account: &str, secret: &[u8]) {
 fn assert_migrated(world: &World, ec: &Identity, rsa: &Identity) {
     let config = world.config();
     assert!(config.store.is_some());
+    // The old items stay: another configuration may share them.
     assert_eq!(
         world.keychain_accounts(),
-        ["prod/client-key", "prod/token", "staging/client-key"]
+        [
+            "orphan:prod/client-key",
+            "orphan:prod/token",
+            "orphan:staging/client-key",
+            "prod/client-key",
+            "prod/token",
+            "staging/client-key"
+        ]
     );
     assert_eq!(world.secret("prod/client-key").unwrap(), key_der(&ec.key));
     assert_eq!(world.secret("prod/token").unwrap(), b"legacy-token");
@@ -359,7 +367,9 @@ fn an_installation_from_before_ids_is_moved_on_first_use() {
         ])
         .succeeds();
     assert_eq!(squash(&first.stdout), squash(&ec.key_pem()));
-    first.stderr_has("moved 2 context(s)");
+    first
+        .stderr_has("moved 2 context(s)")
+        .stderr_has("are left in place");
     let second = world.cmd().args(["exec", "prod", "--", "true"]).succeeds();
     assert!(
         !second.stderr_text().contains("moved"),
@@ -396,7 +406,6 @@ fn the_migration_killed_at_every_step_is_finished_by_the_next_run() {
         "migration-copied",
         "save-config",
         "migration-committed",
-        "migration-old-item-deleted",
     ] {
         let world = World::new();
         legacy_install(
@@ -433,4 +442,178 @@ fn the_migration_killed_at_every_step_is_finished_by_the_next_run() {
         assert_eq!(squash(&finished.stdout), squash(&ec.key_pem()), "{step}");
         assert_migrated(&world, &ec, &rsa);
     }
+}
+
+/// Before ids, two configurations with a context of the same name shared its items: the
+/// first to move leaves them, so the second moves too and nothing is lost.
+#[test]
+fn two_configurations_from_before_ids_that_shared_items_both_move() {
+    let world = World::new();
+    let ec = pki().identity("ec");
+    legacy_install(&world, &[("prod", &ec, Some("legacy-token"))]);
+    let other = world.home.join("config-b");
+    copy_dir(&world.config_dir, &other);
+    for dir in [&world.config_dir, &other] {
+        assert_eq!(exec_key(&world, dir, "prod"), squash(&ec.key_pem()));
+        world
+            .cmd()
+            .env("NOMADCTX_CONFIG_DIR", dir)
+            .arg("doctor")
+            .succeeds();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A migration cut short after its plan, then a hand edit of config.toml: the next run
+/// plans again from the edited config (the edit stays), and nothing is lost.
+#[test]
+fn a_config_edited_after_a_cut_short_migration_is_planned_again() {
+    let world = World::new();
+    let (ec, rsa) = (pki().identity("ec"), pki().identity("rsa"));
+    legacy_install(
+        &world,
+        &[("prod", &ec, Some("legacy-token")), ("staging", &rsa, None)],
+    );
+    let mut child = world
+        .cmd()
+        .env("NOMADCTX_PAUSE_AT", "migration-copied")
+        .args(["exec", "prod", "--", "true"])
+        .cmd;
+    let mut child = child.stderr(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("paused at migration-copied"), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let config = world.config_dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let edited = text.replace(
+        "[contexts.prod]\n",
+        "[contexts.prod]\nnamespace = \"edited\"\n",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&config, edited).unwrap();
+
+    assert_eq!(
+        exec_key(&world, &world.config_dir, "prod"),
+        squash(&ec.key_pem())
+    );
+    world
+        .cmd()
+        .args(["show", "prod"])
+        .succeeds()
+        .stdout_has("edited");
+    // What the cut-short run wrote under its plan is this store's: doctor finds it.
+    world
+        .cmd()
+        .args(["doctor", "--repair", "--yes"])
+        .succeeds()
+        .stderr_has("all consistent");
+    assert_migrated(&world, &ec, &rsa);
+}
+
+/// Another program's item that looks like one of the old layout (same service and account,
+/// plus an attribute of its own, in another collection) is neither taken nor deleted.
+#[test]
+fn the_migration_takes_no_other_programs_item() {
+    let world = World::new();
+    let ec = pki().identity("ec");
+    legacy_install(&world, &[("prod", &ec, None)]);
+    let config = world.config_dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[contexts.ghost]\naddress = \"https://127.0.0.1:4646\"\ntoken = true\n"),
+    )
+    .unwrap();
+    world
+        .program("secret-tool")
+        .args([
+            "store",
+            "--label=other tool",
+            "--collection=/org/freedesktop/secrets/collection/session",
+            "service",
+            "nomadctx",
+            "username",
+            "ghost/token",
+            "application",
+            "other-tool",
+        ])
+        .stdin("ghost-secret")
+        .succeeds();
+    let out = world
+        .cmd()
+        .args([
+            "exec",
+            "ghost",
+            "--",
+            "sh",
+            "-c",
+            "echo \"token=$NOMAD_TOKEN\"",
+        ])
+        .output();
+    assert!(
+        !out.stdout_text().contains("ghost-secret"),
+        "{}",
+        out.stdout_text()
+    );
+    out.stderr_has("the ACL token of context \"ghost\" was not found");
+    assert_eq!(world.secret_at("ghost/token").unwrap(), b"ghost-secret");
+    assert_eq!(
+        exec_key(&world, &world.config_dir, "prod"),
+        squash(&ec.key_pem())
+    );
+}
+
+/// A copy of a configuration directory (`cp -a`, a restored backup) carries the original's
+/// store id: before it changes anything it takes one of its own, with copies of its secrets,
+/// so neither configuration can delete or replace the other's items.
+#[test]
+fn a_copied_configuration_directory_gets_items_of_its_own() {
+    let world = World::new();
+    let (ec, ec2) = (pki().identity("ec"), pki().identity("ec2"));
+    add_cmd(&world, "prod", &ec)
+        .arg("--token-stdin")
+        .stdin("token-a")
+        .succeeds();
+    let (a, b) = (world.config_dir.clone(), world.home.join("copy"));
+    copy_dir(&a, &b);
+    let in_b = |args: &[&str]| world.cmd().env("NOMADCTX_CONFIG_DIR", &b).args(args);
+
+    in_b(&["set", "prod", "--cert"])
+        .arg(&ec2.cert)
+        .arg("--key")
+        .arg(&ec2.key)
+        .succeeds()
+        .stderr_has("is a copy of another configuration's directory");
+    assert_eq!(exec_key(&world, &a, "prod"), squash(&ec.key_pem()));
+    assert_eq!(exec_key(&world, &b, "prod"), squash(&ec2.key_pem()));
+    add_cmd(&world, "dev", &ec2)
+        .env("NOMADCTX_CONFIG_DIR", &b)
+        .succeeds();
+    world
+        .cmd()
+        .args(["doctor", "--repair", "--yes"])
+        .succeeds()
+        .stderr_has("all consistent");
+    in_b(&["remove", "prod"]).succeeds();
+    assert_eq!(exec_key(&world, &a, "prod"), squash(&ec.key_pem()));
+    assert_eq!(world.secret("prod/token").unwrap(), b"token-a");
+    assert_eq!(exec_key(&world, &b, "dev"), squash(&ec2.key_pem()));
+    in_b(&["doctor"]).succeeds().stderr_has("all consistent");
 }

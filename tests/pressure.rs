@@ -276,8 +276,10 @@ fn add_killed_at_every_step_leaves_nothing_doctor_cannot_repair() {
         );
         assert_eq!(config_names(&world).contains(&name), committed, "{step}");
         if committed {
-            doctor_is_happy(&world);
+            // Killed before the links to its certificates were made: exec uses the files
+            // themselves, and doctor makes the links.
             world.cmd().args(["exec", &name, "--", "true"]).succeeds();
+            doctor_repairs(&world, &["certificate links of context"]);
             continue;
         }
         let mut found = vec!["client key of a context no longer here"];
@@ -518,4 +520,60 @@ fn key_der(path: &std::path::Path) -> Vec<u8> {
         .unwrap()
         .secret_der()
         .to_vec()
+}
+
+/// Commands that read a context while `set` replaces its certificate and key (and so deletes
+/// the versions they read in config.toml) still run: they read the config again and fetch
+/// what it names now. A shell that ran `use` keeps working certificate paths across `set`.
+#[test]
+fn readers_keep_working_while_set_replaces_the_key() {
+    let world = World::new();
+    let (ec, ec2) = (pki().identity("ec"), pki().identity("ec2"));
+    add_with(&world, "prod", &ec, &[]);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let setter = scope.spawn(|| {
+            for i in 0..12 {
+                let id = if i % 2 == 0 { &ec2 } else { &ec };
+                world
+                    .cmd()
+                    .args(["set", "prod", "--ca"])
+                    .arg(&id.ca)
+                    .arg("--cert")
+                    .arg(&id.cert)
+                    .arg("--key")
+                    .arg(&id.key)
+                    .succeeds();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut runs = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let out = world
+                .cmd()
+                .args(["exec", "prod", "--", "sh", "-c"])
+                .arg("test -r \"$NOMAD_CACERT\" && test -r \"$NOMAD_CLIENT_CERT\" && test -r \"$NOMAD_CLIENT_KEY\"")
+                .output();
+            assert!(out.status.success(), "run {runs}: {}", out.stderr_text());
+            runs += 1;
+        }
+        setter.join().unwrap();
+        assert!(runs > 3, "only {runs} runs overlapped the changes");
+    });
+
+    let script = format!(
+        "eval \"$(nomadctx use prod)\"
+nomadctx set prod --ca '{}' 2>/dev/null
+test -r \"$NOMAD_CACERT\" && test -r \"$NOMAD_CLIENT_CERT\" && echo paths-ok
+case $NOMAD_CACERT in */ca.pem) echo stable ;; esac",
+        ec.ca.display()
+    );
+    let out = world.program("bash").args(["-c", &script]).succeeds();
+    assert_eq!(
+        out.stdout_text(),
+        "paths-ok\nstable\n",
+        "{}",
+        out.stderr_text()
+    );
+    doctor_is_happy(&world);
 }

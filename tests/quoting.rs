@@ -198,7 +198,7 @@ fn random_hostile_values_survive_eval_in_bash_zsh_and_fish_byte_for_byte() {
             expect("NOMAD_TOKEN", &case.token);
             let ca = case
                 .certs
-                .then(|| world.cert_file(&case.name, "ca").display().to_string());
+                .then(|| world.cert_link(&case.name, "ca").display().to_string());
             expect("NOMAD_CACERT", ca.as_deref().unwrap_or_default());
             if case.certs {
                 // The next `use` in the loop removed the file; its name is what is left.

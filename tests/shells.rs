@@ -64,11 +64,11 @@ fn assert_prod(world: &World, env: &BTreeMap<String, String>, how: &str) {
     expect("NOMAD_TOKEN", TOKEN);
     expect(
         "NOMAD_CACERT",
-        world.cert_file("prod", "ca").to_str().unwrap(),
+        world.cert_link("prod", "ca").to_str().unwrap(),
     );
     expect(
         "NOMAD_CLIENT_CERT",
-        world.cert_file("prod", "client").to_str().unwrap(),
+        world.cert_link("prod", "client").to_str().unwrap(),
     );
     expect("NOMADCTX_CONTEXT", "prod");
     for stale in ["NOMAD_CAPATH", "NOMAD_HTTP_AUTH", "NOMAD_SKIP_VERIFY"] {

@@ -70,6 +70,7 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
         .transpose()?;
     if first_id.is_some() {
         config.ensure_store_id()?;
+        config.store_dir = app.store.fingerprint();
         app.store.save(&config, &lock)?;
     }
     let keychain = app.keychain(&config)?;

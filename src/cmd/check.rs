@@ -76,6 +76,8 @@ struct Report {
 
 fn check(app: &App, keychain: &Keychain, name: &str, context: &Context) -> Result<Report> {
     let in_context = |e: anyhow::Error| anyhow!("context {name:?}: {e:#}");
+    let (context, secrets) = Secrets::fetch(&app.store, keychain, name, context.clone())?;
+    let context = &context;
     let target = Target::parse(&context.address).map_err(in_context)?;
     let ca_path = app.store.ca_file(context);
     let ca = ca_path
@@ -94,7 +96,6 @@ fn check(app: &App, keychain: &Keychain, name: &str, context: &Context) -> Resul
     } else {
         None
     };
-    let secrets = Secrets::fetch(keychain, name, context)?;
     let token = secrets.token_str(name)?;
     let key = secrets
         .key

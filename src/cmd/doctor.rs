@@ -12,7 +12,7 @@ use crate::cli::DoctorArgs;
 use crate::cmd::App;
 use crate::keychain::{Item, ItemRef, Keychain, SERVICE};
 use crate::secret::Secret;
-use crate::store::{Config, Store, list_dir};
+use crate::store::{CA_LINK, CLIENT_LINK, Config, Store, is_id, list_dir};
 use crate::tls;
 
 /// What can be out of step after a crash, a timeout or a hand edit.
@@ -26,6 +26,9 @@ enum Problem {
     MissingFile(String, PathBuf),
     /// A client key that does not belong to the context's certificate.
     KeyMismatch(String),
+    /// `certs/ID/ca.pem` or `client.pem` does not name the live version (a change was cut
+    /// short after its commit).
+    StaleLink(String),
 }
 
 pub fn run(app: &App, args: DoctorArgs) -> Result<u8> {
@@ -92,6 +95,9 @@ fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<
     let mut problems = Vec::new();
     let mut live = BTreeSet::new();
     for (name, ctx) in &config.contexts {
+        if !store.links_current(ctx) {
+            problems.push(Problem::StaleLink(name.clone()));
+        }
         for piece in pieces_of(store, ctx) {
             match &piece {
                 Piece::File(path) if !path.is_file() => {
@@ -133,13 +139,17 @@ fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<
         }
     }
     let ids: BTreeSet<&str> = config.contexts.values().map(|c| c.id()).collect();
+    // Only what nomadctx names so: anything else under certs/ is someone else's.
     for dir_name in store.cert_dir_names()? {
         let dir = store.cert_dir(&dir_name);
+        if !is_id(&dir_name, 16) || !dir.is_dir() {
+            continue;
+        }
         if !ids.contains(dir_name.as_str()) {
             problems.push(Problem::Orphan(Piece::Dir(dir)));
             continue;
         }
-        for file in list_dir(&dir)? {
+        for file in list_dir(&dir)?.into_iter().filter(|f| is_cert_file_name(f)) {
             let piece = Piece::File(dir.join(file));
             if !live.contains(&piece_key(&piece)) {
                 problems.push(Problem::Orphan(piece));
@@ -147,6 +157,27 @@ fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<
         }
     }
     Ok(problems)
+}
+
+/// `ca-VERSION.pem` and `client-VERSION.pem`, and what a killed write of one leaves
+/// (`.ca-VERSION.pem.PID.tmp`, `.ca.pem.PID.tmp` for a link).
+fn is_cert_file_name(name: &str) -> bool {
+    let versioned = |name: &str| {
+        ["ca-", "client-"].iter().any(|prefix| {
+            name.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix(".pem"))
+                .is_some_and(|version| is_id(version, 16))
+        })
+    };
+    let temporary = name
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .and_then(|rest| rest.rsplit_once('.'))
+        .is_some_and(|(file, pid)| {
+            pid.bytes().all(|b| b.is_ascii_digit())
+                && (versioned(file) || file == CA_LINK || file == CLIENT_LINK)
+        });
+    versioned(name) || temporary
 }
 
 fn piece_key(piece: &Piece) -> String {
@@ -171,6 +202,7 @@ fn key_fits(cert_path: &std::path::Path, key: &Secret) -> bool {
 enum Step {
     /// Store the orphan's key as a new version of the context's client key.
     PutBack(String, ItemRef),
+    Relink(String),
     Delete(Piece),
 }
 
@@ -182,6 +214,9 @@ impl Step {
                 item_label(config, orphan)
             ),
             Self::Delete(piece) => format!("delete {}", piece_label(config, piece)),
+            Self::Relink(name) => {
+                format!("point the certificate links of context {name:?} at its certificates")
+            }
         }
     }
 }
@@ -227,6 +262,7 @@ fn plan(store: &Store, config: &Config, keychain: &Keychain, problems: &[Problem
                 }
             }
             Problem::Orphan(_) => {}
+            Problem::StaleLink(name) => steps.push(Step::Relink(name.clone())),
             other => unrepaired.push(other),
         }
     }
@@ -298,6 +334,10 @@ fn carry_out(
                     item_label(&config, &orphan)
                 );
             }
+            Step::Relink(name) => {
+                app.store.link_certs(config.get(&name)?)?;
+                eprintln!("nomadctx: doctor: linked the certificates of {name:?}");
+            }
             Step::Delete(piece) => {
                 remove_piece(keychain, &config, &piece)?;
                 eprintln!("nomadctx: doctor: deleted {}", piece_label(&config, &piece));
@@ -349,6 +389,9 @@ fn describe(config: &Config, keychain: &Keychain, problem: &Problem) -> String {
         Problem::MissingFile(name, path) => format!(
             "context {name:?} is missing {}; store it again with `nomadctx set {name} --ca FILE` (or --cert FILE --key FILE)",
             path.display()
+        ),
+        Problem::StaleLink(name) => format!(
+            "the certificate links of context {name:?} (certs/ID/ca.pem, client.pem) do not point at its certificates; `nomadctx doctor --repair` points them"
         ),
         Problem::KeyMismatch(name) => format!(
             "the client key of context {name:?} does not belong to its certificate; store a matching pair with `nomadctx set {name} --cert FILE --key FILE`"

@@ -119,14 +119,15 @@ pub struct Run<'a> {
 impl Run<'_> {
     /// Runs the command with `name`'s variables (and `extra` ones) and returns its exit code.
     pub fn in_context(&self, name: &str, extra: &[EnvVar]) -> Result<u8> {
-        let context = self.config.get(name)?;
-        let secrets = Secrets::fetch(self.keychain, name, context)?;
+        let context = self.config.get(name)?.clone();
+        let (context, secrets) = Secrets::fetch(&self.app.store, self.keychain, name, context)?;
+        let context = &context;
         let key = secrets
             .key_pem(name)?
             .as_ref()
             .map(ChildKey::new)
             .transpose()?;
-        let mut materials = self.app.cert_materials(context)?;
+        let mut materials = self.app.cert_materials(context, secrets.linked)?;
         materials.client_key = key.as_ref().map(|k| k.path().to_owned());
         materials.token = secrets.token_str(name)?;
 

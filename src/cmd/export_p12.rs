@@ -14,6 +14,7 @@ use crate::tls;
 pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
     let config = app.load()?;
     let (name, _) = app.resolve(&config, args.name.as_deref())?;
+    let keychain = app.keychain(&config)?;
     let context = config.get(&name)?;
     let Some(client_cert) = app.store.client_cert_file(context) else {
         bail!(
@@ -31,15 +32,15 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
         password_from_terminal(&name)?
     };
 
+    let (context, secrets) = Secrets::fetch(&app.store, &keychain, &name, context.clone())?;
     let mut chain = Vec::new();
-    for path in [client_cert].into_iter().chain(app.store.ca_file(context)) {
+    let client_cert = app.store.client_cert_file(&context).unwrap_or(client_cert);
+    for path in [client_cert].into_iter().chain(app.store.ca_file(&context)) {
         chain.extend(
             tls::read_certificates(&path, "stored certificate")
                 .map_err(|e| anyhow!("context {name:?}: {e:#}"))?,
         );
     }
-    let keychain = app.keychain(&config)?;
-    let secrets = Secrets::fetch(&keychain, &name, context)?;
     let key = secrets.key.as_ref().context("the client key is missing")?;
     let key_der = tls::key_to_pkcs8(key).map_err(|e| anyhow!("context {name:?}: {e:#}"))?;
     let bundle = bundle(&name, &chain, &key_der, &password)?;

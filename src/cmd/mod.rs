@@ -27,9 +27,9 @@ use anyhow::{Context as _, Result, anyhow};
 use crate::cli::{Cli, Command};
 use crate::context::{CONTEXT_VAR, Context, Materials, non_empty_env};
 use crate::keychain::{Backend, Item, ItemRef, Keychain};
-use crate::migrate;
 use crate::secret::Secret;
 use crate::store::{Config, Lock, Store};
+use crate::{fork, migrate};
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -129,21 +129,25 @@ impl App {
     /// that use a context's certificates or secrets read it this way.
     pub fn load(&self) -> Result<Config> {
         let config = self.store.load()?;
-        if !migrate::needed(&self.store, &config) {
+        if !migrate::needed(&self.store, &config) && !fork::needed(&self.store, &config) {
             return Ok(config);
         }
         let lock = self.store.lock()?;
         self.load_locked(&lock)
     }
 
-    /// As [`App::load`], for commands that hold the lock to change the config.
+    /// As [`App::load`], for commands that hold the lock to change the config. A copied
+    /// config directory gets its own store id first.
     pub fn load_locked(&self, lock: &Lock) -> Result<Config> {
         let config = self.store.load()?;
-        migrate::migrate(&self.store, lock, config)
+        let config = migrate::migrate(&self.store, lock, config)?;
+        fork::fork(&self.store, lock, config)
     }
 
-    /// Paths of the context's certificate files, as Nomad variables want them.
-    pub fn cert_materials(&self, ctx: &Context) -> Result<Materials<'static>> {
+    /// Paths of the context's certificate files, as Nomad variables want them: the links
+    /// that follow `set` when `linked` (they named ctx's versions when its secrets were
+    /// read), else the versions' own files.
+    pub fn cert_materials(&self, ctx: &Context, linked: bool) -> Result<Materials<'static>> {
         let path = |p: &Path| -> Result<String> {
             p.to_str().map(str::to_owned).ok_or_else(|| {
                 anyhow!(
@@ -152,14 +156,14 @@ impl App {
                 )
             })
         };
+        let (ca_cert, client_cert) = if linked {
+            self.store.cert_links(ctx)
+        } else {
+            (self.store.ca_file(ctx), self.store.client_cert_file(ctx))
+        };
         Ok(Materials {
-            ca_cert: self.store.ca_file(ctx).as_deref().map(path).transpose()?,
-            client_cert: self
-                .store
-                .client_cert_file(ctx)
-                .as_deref()
-                .map(path)
-                .transpose()?,
+            ca_cert: ca_cert.as_deref().map(path).transpose()?,
+            client_cert: client_cert.as_deref().map(path).transpose()?,
             client_key: None,
             token: None,
         })
@@ -172,26 +176,64 @@ pub struct Secrets {
     /// The client key as stored: DER.
     pub key: Option<Secret>,
     pub token: Option<Secret>,
+    /// Whether the context's certificate links named its versions when this was read.
+    pub linked: bool,
 }
 
 impl Secrets {
-    /// Also warns, on stderr, when the client certificate is about to expire.
-    pub fn fetch(keychain: &Keychain, name: &str, ctx: &Context) -> Result<Self> {
+    /// The secrets of context `name` as `ctx` names them, and the context they belong to:
+    /// when an item is missing because a change committed since `ctx` was read (and removed
+    /// the version it replaced), the context as the config now has it. Also warns, on
+    /// stderr, when the client certificate is about to expire.
+    pub fn fetch(
+        store: &Store,
+        keychain: &Keychain,
+        name: &str,
+        mut ctx: Context,
+    ) -> Result<(Context, Self)> {
         if let Some(warning) = ctx
             .client_cert_not_after
             .and_then(|t| crate::tls::expiry_warning(name, t))
         {
             warn(&warning);
         }
-        let fetch = |item: Item, version: &Option<String>| {
-            version
-                .as_deref()
-                .map(|v| keychain.require(name, &ItemRef::new(ctx.id(), item, v)))
-                .transpose()
-        };
-        let key = fetch(Item::ClientKey, &ctx.client_version)?;
-        let token = fetch(Item::Token, &ctx.token_version)?;
-        Ok(Self { key, token })
+        for attempt in 0.. {
+            let (secrets, missing) = Self::read(keychain, name, &ctx)?;
+            // Links that do not name ctx's certificates mean a change committed meanwhile
+            // (or was cut short, when the config is as read).
+            let linked = store.links_current(&ctx);
+            if missing.is_none() && linked {
+                return Ok((ctx, Self { linked, ..secrets }));
+            }
+            match store.load()?.contexts.remove(name) {
+                Some(now) if now != ctx && attempt < 3 => ctx = now,
+                _ => match missing {
+                    Some(missing) => return Err(keychain.missing(name, &missing)),
+                    None => return Ok((ctx, Self { linked, ..secrets })),
+                },
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// What the keychain holds of `ctx`'s secrets, and the first item it lacks.
+    fn read(keychain: &Keychain, name: &str, ctx: &Context) -> Result<(Self, Option<ItemRef>)> {
+        let mut secrets = Self::default();
+        for (kind, version) in [
+            (Item::ClientKey, &ctx.client_version),
+            (Item::Token, &ctx.token_version),
+        ] {
+            let Some(version) = version else { continue };
+            let item = ItemRef::new(ctx.id(), kind, version);
+            let Some(secret) = keychain.get(name, &item)? else {
+                return Ok((secrets, Some(item)));
+            };
+            match kind {
+                Item::ClientKey => secrets.key = Some(secret),
+                Item::Token => secrets.token = Some(secret),
+            }
+        }
+        Ok((secrets, None))
     }
 
     /// The key as PEM, for the file (or memfd) Nomad reads.

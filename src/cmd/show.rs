@@ -26,7 +26,7 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
     let (name, _) = app.resolve(&config, args.name.as_deref())?;
     let context = config.get(&name)?;
     let keychain = app.keychain(&config)?;
-    let materials = app.cert_materials(context)?;
+    let materials = app.cert_materials(context, app.store.links_current(context))?;
     let item_of = |item: Item| {
         let version = match item {
             Item::ClientKey => context.client_version.as_deref(),

@@ -65,10 +65,11 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
         Some(name) => name.to_owned(),
         None => pick(&config, current.as_deref())?,
     };
-    let context = config.get(&name)?;
     let keychain = app.keychain(&config)?;
-    let secrets = Secrets::fetch(&keychain, &name, context)?;
-    let mut materials = app.cert_materials(context)?;
+    let (context, secrets) =
+        Secrets::fetch(&app.store, &keychain, &name, config.get(&name)?.clone())?;
+    let context = &context;
+    let mut materials = app.cert_materials(context, secrets.linked)?;
     // Everything that can fail comes before the key file is written, so an error leaves
     // no key behind.
     materials.token = secrets.token_str(&name)?;

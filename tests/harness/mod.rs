@@ -347,6 +347,20 @@ impl World {
             .join(format!("{which}-{version}.pem"))
     }
 
+    /// What `use` and `exec` export for context `name`'s `ca` or `client` certificate: the
+    /// link `certs/ID/ca.pem` (or `client.pem`), which follows `set`.
+    pub fn cert_link(&self, name: &str, which: &str) -> PathBuf {
+        let file = self.cert_file(name, which);
+        let link = file.with_file_name(format!("{which}.pem"));
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new(file.file_name().unwrap()),
+            "{} names the live version",
+            link.display()
+        );
+        link
+    }
+
     /// Every file under the config dir with its bytes, plus the keychain's accounts: compared
     /// before and after a command that must change nothing.
     pub fn snapshot(&self) -> (BTreeMap<PathBuf, Vec<u8>>, Vec<String>) {

@@ -1,0 +1,98 @@
+//! A configuration directory that is a copy of another (`cp -a`, a restored backup, a move
+//! to another file system) carries the other's store id, so the two would share keychain
+//! items, and a change in one would delete what the other still names. Before the copy
+//! changes anything it gets a store id of its own, with copies of its secrets under it; the
+//! original's items are never touched.
+//!
+//! Like the migration, the fork is planned first (`fork.toml`: the store id it moves from and
+//! the one it moves to), so a run that is killed is finished by the next one.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::change::{Piece, pieces_of};
+use crate::context::fresh_id;
+use crate::keychain::{Backend, Keychain};
+use crate::store::{Config, Lock, Store, checkpoint, write_atomic};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Plan {
+    from: String,
+    to: String,
+}
+
+/// Whether `config` was read from a directory other than the one that minted its store id
+/// (one stat). A config that records no directory yet is claimed by [`fork`].
+pub fn needed(store: &Store, config: &Config) -> bool {
+    config.store.is_some()
+        && store
+            .fingerprint()
+            .is_some_and(|here| config.store_dir.as_deref() != Some(here.as_str()))
+}
+
+/// Gives a copied configuration (read under `lock`) a store id of its own, and returns it as
+/// it is now.
+pub fn fork(store: &Store, lock: &Lock, mut config: Config) -> Result<Config> {
+    let (Some(from), Some(here)) = (config.store.clone(), store.fingerprint()) else {
+        return Ok(config);
+    };
+    if config.store_dir.as_deref() == Some(here.as_str()) {
+        return Ok(config);
+    }
+    if config.store_dir.is_none() {
+        // Written before directories were recorded: this one is taken as the original.
+        config.store_dir = Some(here);
+        store.save(&config, lock)?;
+        return Ok(config);
+    }
+    let path = plan_path(store);
+    let plan = match read_plan(&path) {
+        Some(plan) if plan.from == from => plan,
+        _ => {
+            let plan = Plan {
+                from,
+                to: fresh_id(16)?,
+            };
+            let text = toml::to_string(&plan).context("could not encode the fork plan")?;
+            write_atomic(&path, text.as_bytes())?;
+            plan
+        }
+    };
+    let backend = Backend::choose(config.keychain)?;
+    let (old, new) = (
+        Keychain::new(backend, &plan.from),
+        Keychain::new(backend, &plan.to),
+    );
+    let mut copied = 0;
+    for (name, ctx) in &config.contexts {
+        for piece in pieces_of(store, ctx) {
+            if let Piece::Item(item) = piece
+                && let Some(secret) = old.get(name, &item)?
+            {
+                new.set(name, &item, &secret)?;
+                copied += 1;
+                checkpoint("fork-copied")?;
+            }
+        }
+    }
+    config.store = Some(plan.to);
+    config.store_dir = Some(here);
+    store.save(&config, lock)?;
+    checkpoint("fork-committed")?;
+    std::fs::remove_file(&path).with_context(|| format!("could not remove {}", path.display()))?;
+    eprintln!(
+        "nomadctx: {} is a copy of another configuration's directory (or was restored or moved), so it now has keychain items of its own ({copied} secret(s) copied); the other configuration's are left alone",
+        store.config_path().display()
+    );
+    Ok(config)
+}
+
+fn plan_path(store: &Store) -> PathBuf {
+    store.config_path().with_file_name("fork.toml")
+}
+
+fn read_plan(path: &std::path::Path) -> Option<Plan> {
+    toml::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
