@@ -379,6 +379,11 @@ impl Keychain {
                 match self.bounded(move || entry.get_secret().map_err(Failure::Keyring)) {
                     Ok(bytes) => Ok(Some(Secret::new(bytes))),
                     Err(Failure::Keyring(KeyringError::NoEntry)) => Ok(None),
+                    Err(Failure::Keyring(KeyringError::PlatformFailure(e)))
+                        if vanished(&e.to_string()) =>
+                    {
+                        Ok(None)
+                    }
                     Err(failure) => Err(failure),
                 }
             }
@@ -532,6 +537,20 @@ fn legacy_item(
     }
 }
 
+/// The Secret Service's answer when an item found by a search was deleted before its secret
+/// was asked for (a `set` in another process retired it): the item is simply gone.
+fn vanished(message: &str) -> bool {
+    (message.contains("org.freedesktop.Secret.Item")
+        || message.contains("/org/freedesktop/secrets/collection/"))
+        && [
+            "No such interface",
+            "UnknownObject",
+            "Object does not exist",
+        ]
+        .iter()
+        .any(|answer| message.contains(answer))
+}
+
 enum Failure {
     Keyring(KeyringError),
     #[cfg(target_os = "linux")]
@@ -604,6 +623,19 @@ mod tests {
     fn malformed_item_errors_do_not_repeat_the_bytes() {
         let err = KeyringError::BadEncoding(b"s3cr3t".to_vec());
         assert!(!describe_error(&err).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn an_item_deleted_between_search_and_read_is_gone_not_a_failure() {
+        for seen in [
+            "DBus error: No such interface “org.freedesktop.Secret.Item” on object at path /org/freedesktop/secrets/collection/login/10",
+            "DBus error: Object does not exist at path “/org/freedesktop/secrets/collection/login/6”",
+        ] {
+            assert!(vanished(seen), "{seen}");
+        }
+        assert!(!vanished(
+            "DBus error: The name org.freedesktop.secrets was not provided"
+        ));
     }
 
     #[test]

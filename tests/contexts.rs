@@ -3,7 +3,7 @@
 
 mod harness;
 
-use harness::{OutputExt, World, add_with, pki, squash};
+use harness::{OutputExt, World, add_with, key_der, pki, squash};
 
 #[test]
 fn add_puts_the_key_in_the_secret_service_and_nowhere_on_disk() {
@@ -15,7 +15,7 @@ fn add_puts_the_key_in_the_secret_service_and_nowhere_on_disk() {
         .secret("prod/client-key")
         .expect("key in the Secret Service");
     let key_pem = id.key_pem();
-    let der_in_pem = openssl_der(&id.key);
+    let der_in_pem = key_der(&id.key);
     assert_eq!(stored, der_in_pem, "the keychain holds the key as DER");
     assert_eq!(world.keychain_accounts(), ["prod/client-key"]);
     assert!(
@@ -34,14 +34,6 @@ fn add_puts_the_key_in_the_secret_service_and_nowhere_on_disk() {
     );
     let ca_copy = std::fs::read(world.cert_file("prod", "ca")).unwrap();
     assert_eq!(squash(&ca_copy), squash(&std::fs::read(&id.ca).unwrap()));
-}
-
-fn openssl_der(key: &std::path::Path) -> Vec<u8> {
-    use rustls_pki_types::pem::PemObject;
-    rustls_pki_types::PrivateKeyDer::from_pem_file(key)
-        .unwrap()
-        .secret_der()
-        .to_vec()
 }
 
 #[test]

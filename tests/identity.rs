@@ -10,15 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{Identity, OutputExt, World, add_cmd, pki, squash};
-
-fn key_der(path: &Path) -> Vec<u8> {
-    use rustls_pki_types::pem::PemObject;
-    rustls_pki_types::PrivateKeyDer::from_pem_file(path)
-        .unwrap()
-        .secret_der()
-        .to_vec()
-}
+use harness::{Identity, OutputExt, World, add_cmd, key_der, pki, squash, store_foreign_item};
 
 /// The key `exec` hands to a command of context `name`, as PEM without whitespace.
 fn exec_key(world: &World, config_dir: &Path, name: &str) -> Vec<u8> {
@@ -41,21 +33,7 @@ fn another_configuration_never_touches_this_ones_items() {
         .arg("--token-stdin")
         .stdin("token-a")
         .succeeds();
-    world
-        .program("secret-tool")
-        .args([
-            "store",
-            "--label=other tool",
-            "--collection=/org/freedesktop/secrets/collection/session",
-            "service",
-            "nomadctx",
-            "username",
-            "ghost/token",
-            "application",
-            "other-tool",
-        ])
-        .stdin("ghost-secret")
-        .succeeds();
+    store_foreign_item(&world, "ghost/token", "ghost-secret");
     let a = world.config_dir.clone();
     let b = world.home.join("config-b");
     let empty = world.home.join("empty");
@@ -541,21 +519,7 @@ fn the_migration_takes_no_other_programs_item() {
         format!("{text}\n[contexts.ghost]\naddress = \"https://127.0.0.1:4646\"\ntoken = true\n"),
     )
     .unwrap();
-    world
-        .program("secret-tool")
-        .args([
-            "store",
-            "--label=other tool",
-            "--collection=/org/freedesktop/secrets/collection/session",
-            "service",
-            "nomadctx",
-            "username",
-            "ghost/token",
-            "application",
-            "other-tool",
-        ])
-        .stdin("ghost-secret")
-        .succeeds();
+    store_foreign_item(&world, "ghost/token", "ghost-secret");
     let out = world
         .cmd()
         .args([

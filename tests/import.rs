@@ -3,9 +3,9 @@
 
 mod harness;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use harness::{OutputExt, World, pki};
+use harness::{OutputExt, World, key_der, pki};
 
 /// A directory holding pki files under the given names: (name in dir, pki file).
 fn layout(world: &World, dir: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -15,14 +15,6 @@ fn layout(world: &World, dir: &str, files: &[(&str, &str)]) -> PathBuf {
         std::fs::copy(pki().path(source), dir.join(name)).unwrap();
     }
     dir
-}
-
-fn key_der(path: &Path) -> Vec<u8> {
-    use rustls_pki_types::pem::PemObject;
-    rustls_pki_types::PrivateKeyDer::from_pem_file(path)
-        .unwrap()
-        .secret_der()
-        .to_vec()
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{OutputExt, Run, World, add_cmd, add_with, pki, squash};
+use harness::{OutputExt, Run, World, add_cmd, add_with, key_der, pki, squash};
 
 fn spawn(run: Run, stdin: &str) -> Child {
     let mut cmd = run.cmd;
@@ -512,14 +512,6 @@ NOMADCTX_CONFIG_DIR='{other}' nomadctx exec ku -- true; echo \"other-exec=$?\"",
     );
     out.stderr_has("client key of a context no longer here")
         .stderr_has("kernel keyring");
-}
-
-fn key_der(path: &std::path::Path) -> Vec<u8> {
-    use rustls_pki_types::pem::PemObject;
-    rustls_pki_types::PrivateKeyDer::from_pem_file(path)
-        .unwrap()
-        .secret_der()
-        .to_vec()
 }
 
 /// Commands that read a context while `set` replaces its certificate and key (and so deletes

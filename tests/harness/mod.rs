@@ -888,6 +888,35 @@ pub fn add_with(world: &World, name: &str, id: &Identity, extra: &[&str]) -> Out
     add_cmd(world, name, id).args(extra).succeeds()
 }
 
+/// The DER of a PEM private key file: what nomadctx stores in the keychain.
+pub fn key_der(path: &Path) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::PrivateKeyDer::from_pem_file(path)
+        .unwrap()
+        .secret_der()
+        .to_vec()
+}
+
+/// Stores, as another program would, an item with nomadctx's service and `account` in the
+/// Secret Service's session collection, with an attribute of its own.
+pub fn store_foreign_item(world: &World, account: &str, secret: &str) {
+    world
+        .program("secret-tool")
+        .args([
+            "store",
+            "--label=other tool",
+            "--collection=/org/freedesktop/secrets/collection/session",
+            "service",
+            "nomadctx",
+            "username",
+            account,
+            "application",
+            "other-tool",
+        ])
+        .stdin(secret)
+        .succeeds();
+}
+
 /// PEM text with whitespace removed, to compare keys across line-wrapping differences.
 pub fn squash(pem: &[u8]) -> Vec<u8> {
     pem.iter()
