@@ -368,6 +368,16 @@ pub fn format_time(unix: i64) -> String {
         .map_or_else(|| unix.to_string(), |t| t.to_string())
 }
 
+/// The day of a Unix time (`2026-12-03`), or the number itself when it is no date (a
+/// hand-edited config can hold anything).
+pub fn format_day(unix: i64) -> String {
+    let time = format_time(unix);
+    if time.parse::<i64>().is_ok() {
+        return time;
+    }
+    time.get(..10).unwrap_or(&time).to_owned()
+}
+
 fn decode(cert: &CertificateDer<'_>) -> Result<x509_cert::Certificate> {
     use x509_cert::der::Decode;
     x509_cert::Certificate::from_der(cert.as_ref())
@@ -609,7 +619,7 @@ fn rsa_bits(der: &[u8]) -> Option<usize> {
 
 /// The warning `use` and `exec` print while a certificate has fewer than 30 days left.
 pub fn expiry_warning(name: &str, not_after: i64) -> Option<String> {
-    let left = not_after - now();
+    let left = not_after.saturating_sub(now());
     (left < 30 * 86_400).then(|| {
         if left <= 0 {
             return format!(
@@ -628,6 +638,20 @@ pub fn expiry_warning(name: &str, not_after: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_edited_expiry_times_neither_panic_nor_wrap() {
+        assert_eq!(format_day(1_796_342_400), "2026-12-04");
+        for odd in [-1, i64::MIN, i64::MAX] {
+            assert_eq!(format_day(odd), odd.to_string());
+        }
+        assert!(
+            expiry_warning("prod", i64::MIN)
+                .unwrap()
+                .contains("expired")
+        );
+        assert_eq!(expiry_warning("prod", i64::MAX), None);
+    }
 
     #[test]
     fn pem_encoding_round_trips_through_the_parser() {

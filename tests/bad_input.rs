@@ -599,3 +599,31 @@ fn hostile_config_files_and_environments_change_nothing() {
         assert_eq!(std::fs::read_dir(&open_dir).unwrap().count(), 0, "{what}");
     }
 }
+
+/// Issue 11, case 9: a hand-edited expiry time that is no date panicked `list` (slicing
+/// "-1") and wrapped in the expiry warning (i64::MIN).
+#[test]
+fn hand_edited_expiry_times_are_shown_not_panicked_on() {
+    let world = World::new();
+    add_with(&world, "prod", &pki().identity("ec"), &[]);
+    let config = world.config_dir.join("config.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    let line = good
+        .lines()
+        .find(|l| l.starts_with("client_cert_not_after = "))
+        .expect("add records the expiry")
+        .to_owned();
+    for odd in ["-1", "-9223372036854775808"] {
+        std::fs::write(
+            &config,
+            good.replace(&line, &format!("client_cert_not_after = {odd}")),
+        )
+        .unwrap();
+        world.cmd().arg("list").succeeds().stdout_has(odd);
+        world
+            .cmd()
+            .args(["exec", "prod", "--", "true"])
+            .succeeds()
+            .stderr_has("expired on");
+    }
+}

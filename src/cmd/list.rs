@@ -75,7 +75,7 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
                 c.region.clone().unwrap_or_default(),
                 c.namespace.clone().unwrap_or_default(),
                 c.client_cert_not_after
-                    .map(|t| tls::format_time(t)[..10].to_owned())
+                    .map(tls::format_day)
                     .unwrap_or_default(),
             ]
         })
