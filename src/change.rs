@@ -6,17 +6,18 @@
 //! and lands later, or a failure at any step leaves at worst an orphan (named in the journal,
 //! `pending`, until it is settled), never a context whose key is missing or wrong.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
 use crate::context::{Context, fresh_id};
 use crate::keychain::{Item, ItemRef, Keychain, NoAnswer};
 use crate::secret::Secret;
-use crate::store::{Config, Lock, Store, checkpoint, write_atomic};
+use crate::store::{Config, Lock, Store, checkpoint, remove_if_present, write_atomic};
 
 /// One thing a change writes or retires.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Piece {
     Item(ItemRef),
     /// A certificate file, or with `Dir` a context's whole certificate directory.
@@ -30,7 +31,7 @@ impl Piece {
             Self::Item(item) => format!(
                 "item {} {} {}",
                 item.context,
-                kind_word(item.kind),
+                item.kind.suffix(),
                 item.version
             ),
             Self::File(path) => format!("file {}", path.display()),
@@ -44,7 +45,7 @@ impl Piece {
         match (tag, words.as_slice()) {
             ("item", [context, kind, version]) => Some(Self::Item(ItemRef::new(
                 context,
-                parse_kind(kind)?,
+                Item::from_suffix(kind)?,
                 version,
             ))),
             ("file", _) => Some(Self::File(PathBuf::from(rest))),
@@ -56,22 +57,10 @@ impl Piece {
     /// Whether the config still points at this piece (so it must not be removed).
     pub fn is_live(&self, store: &Store, config: &Config) -> bool {
         config.contexts.values().any(|ctx| match self {
-            Self::Item(item) => pieces_of(store, ctx).contains(&Self::Item(item.clone())),
-            Self::File(path) => pieces_of(store, ctx).contains(&Self::File(path.clone())),
             Self::Dir(path) => !ctx.is_legacy() && *path == store.cert_dir(ctx.id()),
+            piece => pieces_of(store, ctx).contains(piece),
         })
     }
-}
-
-fn kind_word(kind: Item) -> &'static str {
-    match kind {
-        Item::ClientKey => "client-key",
-        Item::Token => "token",
-    }
-}
-
-fn parse_kind(word: &str) -> Option<Item> {
-    Item::ALL.into_iter().find(|k| kind_word(*k) == word)
 }
 
 /// The keychain items and files a context points at.
@@ -108,12 +97,7 @@ pub fn journal(store: &Store) -> Vec<Piece> {
 fn write_journal(store: &Store, pieces: &[Piece]) -> Result<()> {
     let path = store.journal_path();
     if pieces.is_empty() {
-        return match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).with_context(|| format!("could not remove {}", path.display()))
-            }
-            _ => Ok(()),
-        };
+        return remove_if_present(&path);
     }
     let text: String = pieces
         .iter()
@@ -167,6 +151,8 @@ pub struct Transaction<'a> {
     /// so its journal entry stays for `doctor`.
     written: Vec<Piece>,
     retired: Vec<Piece>,
+    /// The names of the contexts whose pieces these are (by context id), for messages.
+    names: BTreeMap<String, String>,
     committed: bool,
 }
 
@@ -188,12 +174,14 @@ impl<'a> Transaction<'a> {
             lock,
             written: Vec::new(),
             retired: Vec::new(),
+            names: BTreeMap::new(),
             committed: false,
         }
     }
 
     /// Stores a secret as a new item of `item.context`, never over a live one.
-    pub fn put_secret(&mut self, name: &str, item: ItemRef, secret: &Secret) -> Result<()> {
+    fn put_secret(&mut self, name: &str, item: ItemRef, secret: &Secret) -> Result<()> {
+        self.names.insert(item.context.clone(), name.to_owned());
         let piece = Piece::Item(item.clone());
         note(self.store, std::slice::from_ref(&piece))?;
         if let Err(e) = self.keychain.set(name, &item, secret) {
@@ -208,7 +196,7 @@ impl<'a> Transaction<'a> {
     }
 
     /// Writes a new certificate file.
-    pub fn put_file(&mut self, path: PathBuf, bytes: &[u8]) -> Result<()> {
+    fn put_file(&mut self, path: PathBuf, bytes: &[u8]) -> Result<()> {
         let piece = Piece::File(path.clone());
         note(self.store, std::slice::from_ref(&piece))?;
         self.written.push(piece);
@@ -216,7 +204,7 @@ impl<'a> Transaction<'a> {
     }
 
     /// Marks a piece to be removed once the config no longer points at it.
-    pub fn retire(&mut self, piece: Piece) {
+    fn retire(&mut self, piece: Piece) {
         self.retired.push(piece);
     }
 
@@ -224,6 +212,7 @@ impl<'a> Transaction<'a> {
     /// put, the old versions retired.
     pub fn apply(&mut self, name: &str, ctx: &mut Context, update: Update) -> Result<()> {
         let id = ctx.id().to_owned();
+        self.names.insert(id.clone(), name.to_owned());
         match update.ca {
             Change::Keep => {}
             Change::Put(pem) => {
@@ -292,14 +281,23 @@ impl<'a> Transaction<'a> {
     }
 
     /// Retires every piece of a context that is going away, and its directory.
-    pub fn retire_context(&mut self, ctx: &Context) {
+    pub fn retire_context(&mut self, name: &str, ctx: &Context) {
         if ctx.is_legacy() {
             return;
         }
+        self.names.insert(ctx.id().to_owned(), name.to_owned());
         for piece in pieces_of(self.store, ctx) {
             self.retire(piece);
         }
         self.retire(Piece::Dir(self.store.cert_dir(ctx.id())));
+    }
+
+    /// The name of the context a piece belongs to, as this change knows it; empty if none.
+    fn name_of(&self, piece: &Piece) -> &str {
+        let Piece::Item(item) = piece else {
+            return "";
+        };
+        self.names.get(&item.context).map_or("", String::as_str)
     }
 
     /// Commits `config` (atomically), then removes the retired pieces. A removal that fails
@@ -309,8 +307,12 @@ impl<'a> Transaction<'a> {
         self.store.save(config, self.lock)?;
         self.committed = true;
         checkpoint("config-saved")?;
+        // The change is committed: what fails from here on is a warning, never an error
+        // (that would say the change failed).
         for ctx in config.contexts.values() {
-            self.store.link_certs(ctx)?;
+            if let Err(e) = self.store.link_certs(ctx) {
+                crate::cmd::warn(&format!("{e:#}; `nomadctx doctor --repair` links it later"));
+            }
         }
         let mut settled = std::mem::take(&mut self.written);
         for piece in std::mem::take(&mut self.retired) {
@@ -318,7 +320,7 @@ impl<'a> Transaction<'a> {
                 settled.push(piece);
                 continue;
             }
-            match remove_piece(self.keychain, config, &piece) {
+            match remove_piece(self.keychain, self.name_of(&piece), &piece) {
                 Ok(()) => settled.push(piece),
                 Err(e) => crate::cmd::warn(&format!(
                     "{e:#}; `nomadctx doctor --repair` removes it later"
@@ -337,20 +339,11 @@ impl Drop for Transaction<'_> {
         }
         let mut settled = Vec::new();
         for piece in self.written.iter().rev() {
-            let removed = match piece {
-                Piece::Item(item) => self.keychain.delete("(rolled back)", item).is_ok(),
-                Piece::File(path) => {
-                    let removed = remove_file(path).is_ok();
-                    // The context's directory, when this change made it.
-                    if let Some(dir) = path.parent() {
-                        let _ = std::fs::remove_dir(dir);
-                    }
-                    removed
-                }
-                Piece::Dir(_) => false,
-            };
-            if removed {
-                settled.push(piece.clone());
+            match remove_piece(self.keychain, self.name_of(piece), piece) {
+                Ok(()) => settled.push(piece.clone()),
+                Err(e) => crate::cmd::warn(&format!(
+                    "{e:#}; `nomadctx doctor --repair` removes it later"
+                )),
             }
         }
         // Retired pieces stay live when the config was not committed.
@@ -359,20 +352,13 @@ impl Drop for Transaction<'_> {
     }
 }
 
-/// Removes a piece the config no longer points at.
-pub fn remove_piece(keychain: &Keychain, config: &Config, piece: &Piece) -> Result<()> {
-    let name = |context: &str| {
-        config
-            .contexts
-            .iter()
-            .find(|(_, c)| c.id() == context)
-            .map_or("(removed)", |(n, _)| n.as_str())
-            .to_owned()
-    };
+/// Removes a piece the config no longer points at; `name` is its context's, for messages
+/// (empty when it has none).
+pub fn remove_piece(keychain: &Keychain, name: &str, piece: &Piece) -> Result<()> {
     match piece {
-        Piece::Item(item) => keychain.delete(&name(&item.context), item).map(|_| ()),
+        Piece::Item(item) => keychain.delete(name, item).map(|_| ()),
         Piece::File(path) => {
-            remove_file(path)?;
+            remove_if_present(path)?;
             // A directory the change emptied goes too.
             if let Some(dir) = path.parent() {
                 let _ = std::fs::remove_dir(dir);
@@ -385,14 +371,5 @@ pub fn remove_piece(keychain: &Keychain, config: &Config, piece: &Piece) -> Resu
             }
             _ => Ok(()),
         },
-    }
-}
-
-fn remove_file(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("could not remove {}", path.display()))
-        }
-        _ => Ok(()),
     }
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::change::{Piece, pieces_of};
+use crate::change::{Piece, note, pieces_of, settle};
 use crate::context::fresh_id;
 use crate::keychain::{Backend, Keychain};
 use crate::store::{Config, Lock, Store, checkpoint, write_atomic};
@@ -71,6 +71,8 @@ pub fn fork(store: &Store, lock: &Lock, mut config: Config) -> Result<Config> {
             if let Piece::Item(item) = piece
                 && let Some(secret) = old.get(name, &item)?
             {
+                // Journaled under the new store, for `doctor` if the plan is replaced.
+                note(store, &[Piece::Item(item.clone())])?;
                 new.set(name, &item, &secret)?;
                 copied += 1;
                 checkpoint("fork-copied")?;
@@ -80,6 +82,12 @@ pub fn fork(store: &Store, lock: &Lock, mut config: Config) -> Result<Config> {
     config.store = Some(plan.to);
     config.store_dir = Some(here);
     store.save(&config, lock)?;
+    let items: Vec<Piece> = config
+        .contexts
+        .values()
+        .flat_map(|c| pieces_of(store, c))
+        .collect();
+    settle(store, &items)?;
     checkpoint("fork-committed")?;
     std::fs::remove_file(&path).with_context(|| format!("could not remove {}", path.display()))?;
     eprintln!(

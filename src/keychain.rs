@@ -133,14 +133,14 @@ pub enum Item {
 impl Item {
     pub const ALL: [Item; 2] = [Item::ClientKey, Item::Token];
 
-    fn suffix(self) -> &'static str {
+    pub fn suffix(self) -> &'static str {
         match self {
             Self::ClientKey => "client-key",
             Self::Token => "token",
         }
     }
 
-    fn from_suffix(suffix: &str) -> Option<Self> {
+    pub fn from_suffix(suffix: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|item| item.suffix() == suffix)
     }
 
@@ -260,8 +260,9 @@ impl Keychain {
     /// Why an item a context names is not there, and how to put it back.
     pub fn missing(&self, name: &str, item: &ItemRef) -> anyhow::Error {
         let again = match item.kind {
-            Item::ClientKey => format!("nomadctx set {name} --key FILE"),
-            Item::Token => format!("nomadctx set {name} --token-stdin"),
+            _ if name.is_empty() => String::new(),
+            Item::ClientKey => format!("; store it again with `nomadctx set {name} --key FILE`"),
+            Item::Token => format!("; store it again with `nomadctx set {name} --token-stdin`"),
         };
         let why = if self.backend.is_durable() {
             format!("is missing from {}", self.backend.describe())
@@ -269,8 +270,9 @@ impl Keychain {
             "is not in the kernel keyring, most likely lost at reboot (kernel keyring): it keeps keys only until the machine restarts".to_owned()
         };
         anyhow!(
-            "the {} of context {name:?} {why} (item {SERVICE}/{}); store it again with `{again}`",
+            "the {} of {} {why} (item {SERVICE}/{}){again}",
             item.kind.what(),
+            owner(name),
             self.account(item),
         )
     }
@@ -479,17 +481,28 @@ impl Keychain {
     ) -> anyhow::Error {
         let backend = self.backend.describe();
         let what = item.what();
+        let owner = owner(name);
         let remedy = self.backend.remedy();
         match failure {
             Failure::TimedOut => anyhow::Error::new(NoAnswer(format!(
-                "could not {verb} {backend} for the {what} of context {name:?} (item {SERVICE}/{account}): no answer within {:.0} seconds; {remedy}",
+                "could not {verb} {backend} for the {what} of {owner} (item {SERVICE}/{account}): no answer within {:.0} seconds; {remedy}",
                 self.timeout.as_secs_f64()
             ))),
             other => anyhow!(
-                "could not {verb} the {what} of context {name:?} in {backend} (item {SERVICE}/{account}): {}; {remedy}",
+                "could not {verb} the {what} of {owner} in {backend} (item {SERVICE}/{account}): {}; {remedy}",
                 other.describe()
             ),
         }
+    }
+}
+
+/// Whose item an error is about: `context "prod"`, or, for `name` empty, an item that no
+/// context names (an orphan, or one a change rolls back).
+fn owner(name: &str) -> String {
+    if name.is_empty() {
+        "an item no context names".to_owned()
+    } else {
+        format!("context {name:?}")
     }
 }
 

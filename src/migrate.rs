@@ -17,7 +17,9 @@ use anyhow::{Context as _, Result};
 use crate::change::{Piece, note, settle};
 use crate::context::fresh_id;
 use crate::keychain::{Backend, Item, ItemRef, Keychain, legacy_account};
-use crate::store::{Config, Lock, Store, checkpoint, parse_config, write_atomic};
+use crate::store::{
+    Config, Lock, Store, checkpoint, parse_config, remove_if_present, write_atomic,
+};
 use crate::tls;
 
 /// Brings `config` (read under `lock`) up to date if it needs it, and returns it as it is
@@ -68,7 +70,7 @@ pub fn migrate(store: &Store, lock: &Lock, config: Config) -> Result<Config> {
             match keychain.get_legacy(name, Item::ClientKey)? {
                 // Configurations sharing a keychain shared `NAME/client-key`: a key that does
                 // not fit this certificate is another configuration's.
-                Some(key) if key_fits(&path, &key) => {
+                Some(key) if tls::key_fits(&path, &key) => {
                     let item = ItemRef::new(new.id(), Item::ClientKey, version);
                     note(store, &[Piece::Item(item.clone())])?;
                     keychain.set(name, &item, &key)?;
@@ -193,12 +195,7 @@ fn clean_up(store: &Store, paths: &Paths, plan: &Config, now: &Config) -> Result
         }
     }
     for path in [&paths.plan, &paths.source] {
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("could not remove {}", path.display()));
-            }
-            _ => {}
-        }
+        remove_if_present(path)?;
     }
     Ok(())
 }
@@ -209,12 +206,6 @@ fn same_bytes(old: &Path, new: Option<&Path>) -> bool {
         return true;
     };
     new.and_then(|new| std::fs::read(new).ok()) == Some(old)
-}
-
-fn key_fits(cert_path: &Path, key: &crate::secret::Secret) -> bool {
-    tls::read_certificates(cert_path, "client certificate")
-        .and_then(|certs| tls::check_key_matches(&certs, key, cert_path, cert_path))
-        .is_ok()
 }
 
 /// Copies a certificate file; one that is gone is left for `doctor` to report.

@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use crate::context::non_empty_env;
 use crate::secret::Secret;
 use crate::shell_process::ShellProcess;
-use crate::store::create_private_dir;
+use crate::store::{create_private_dir, remove_if_present};
 
 /// Per-shell key files: `key-PID-START-PIDNS-NAME-….pem`, after the shell that ran `use`.
 const USE_KEY_PREFIX: &str = "key-";
@@ -139,7 +139,7 @@ impl UseKeys {
         if !ours {
             return Ok(());
         }
-        remove_key_file(path)
+        remove_if_present(path)
     }
 
     /// Removes the key files of shells that have exited, which had no `use --unset` to
@@ -167,7 +167,7 @@ impl UseKeys {
                 }
             };
             if exited {
-                remove_key_file(&entry.path())?;
+                remove_if_present(&entry.path())?;
             }
         }
         Ok(())
@@ -190,15 +190,6 @@ fn key_file_shell(file_name: &str) -> Option<ShellProcess> {
         pid_ns: number(fields.next())?,
     };
     fields.next()?.ends_with(".pem").then_some(shell)
-}
-
-/// Removes a key file; one that is already gone is no error.
-fn remove_key_file(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("could not remove key file {}", path.display())),
-    }
 }
 
 fn write_private_file(dir: &Path, stem: &str, secret: &Secret) -> Result<PathBuf> {

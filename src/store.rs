@@ -27,7 +27,7 @@ pub struct Config {
     /// it, so two configurations on one keychain never touch each other's items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
-    /// Which directory minted `store` (device and inode): a copy of the directory (or a
+    /// Which directory minted `store` (its inode): a copy of the directory (or a
     /// restored backup) has the same store id in another directory, and gets one of its own
     /// before it changes anything (see `crate::fork`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,15 +116,14 @@ impl Store {
         Ok(Self::at(dirs.config_dir().to_path_buf()))
     }
 
-    /// The config directory's device and inode, which a copy of it does not share; `None`
-    /// where that cannot be told.
+    /// The config directory's inode, which a copy of it (or a restored backup) does not
+    /// share; `None` where that cannot be told. Not the device: NFS, btrfs subvolumes and
+    /// container overlays give one directory different device numbers.
     pub fn fingerprint(&self) -> Option<String> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            fs::metadata(&self.root)
-                .ok()
-                .map(|m| format!("{}:{}", m.dev(), m.ino()))
+            fs::metadata(&self.root).ok().map(|m| m.ino().to_string())
         }
         #[cfg(not(unix))]
         None
@@ -206,13 +205,7 @@ impl Store {
                         replace_link(Path::new(target), &link)?;
                     }
                 }
-                None => match fs::remove_file(&link) {
-                    Err(e) if e.kind() != ErrorKind::NotFound => {
-                        return Err(e)
-                            .with_context(|| format!("could not remove {}", link.display()));
-                    }
-                    _ => {}
-                },
+                None => remove_if_present(&link)?,
             }
         }
         Ok(())
@@ -298,12 +291,7 @@ impl Store {
         let path = self.config_path();
         match bytes {
             Some(bytes) => write_atomic(&path, bytes),
-            None => match fs::remove_file(&path) {
-                Err(e) if e.kind() != ErrorKind::NotFound => {
-                    Err(e).with_context(|| format!("could not remove {}", path.display()))
-                }
-                _ => Ok(()),
-            },
+            None => remove_if_present(&path),
         }
     }
 
@@ -463,7 +451,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The links in `certs/ID/` that name the live versions (see [`Store::cert_exports`]).
+/// Removes a file; one that is already gone is no error.
+pub fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("could not remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The links in `certs/ID/` that name the live versions (see [`Store::cert_links`]).
 pub const CA_LINK: &str = "ca.pem";
 pub const CLIENT_LINK: &str = "client.pem";
 

@@ -368,6 +368,14 @@ pub fn format_time(unix: i64) -> String {
         .map_or_else(|| unix.to_string(), |t| t.to_string())
 }
 
+/// Whether `key` belongs to the first certificate in the PEM file at `cert_path` (an
+/// unreadable file fits nothing).
+pub fn key_fits(cert_path: &Path, key: &Secret) -> bool {
+    read_certificates(cert_path, "client certificate")
+        .and_then(|certs| check_key_matches(&certs, key, cert_path, cert_path))
+        .is_ok()
+}
+
 /// The day of a Unix time (`2026-12-03`), or the number itself when it is no date (a
 /// hand-edited config can hold anything).
 pub fn format_day(unix: i64) -> String {

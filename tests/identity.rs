@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{Identity, OutputExt, World, add_cmd, key_der, pki, squash, store_foreign_item};
+use harness::{
+    Identity, OutputExt, World, add_cmd, key_der, kill_at_step, pki, squash, store_foreign_item,
+};
 
 /// The key `exec` hands to a command of context `name`, as PEM without whitespace.
 fn exec_key(world: &World, config_dir: &Path, name: &str) -> Vec<u8> {
@@ -390,21 +392,7 @@ fn the_migration_killed_at_every_step_is_finished_by_the_next_run() {
             &world,
             &[("prod", &ec, Some("legacy-token")), ("staging", &rsa, None)],
         );
-        let mut child = world
-            .cmd()
-            .env("NOMADCTX_PAUSE_AT", step)
-            .args(["exec", "prod", "--", "true"])
-            .cmd;
-        let mut child = child.stderr(Stdio::piped()).spawn().unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut seen = String::new();
-        while !seen.contains(&format!("paused at {step}")) {
-            let mut line = String::new();
-            assert!(stderr.read_line(&mut line).unwrap() > 0, "{step}: {seen}");
-            seen.push_str(&line);
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_at_step(world.cmd().args(["exec", "prod", "--", "true"]), "", step);
 
         let finished = world
             .cmd()
@@ -465,19 +453,11 @@ fn a_config_edited_after_a_cut_short_migration_is_planned_again() {
         &world,
         &[("prod", &ec, Some("legacy-token")), ("staging", &rsa, None)],
     );
-    let mut child = world
-        .cmd()
-        .env("NOMADCTX_PAUSE_AT", "migration-copied")
-        .args(["exec", "prod", "--", "true"])
-        .cmd;
-    let mut child = child.stderr(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("paused at migration-copied"), "{line}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_at_step(
+        world.cmd().args(["exec", "prod", "--", "true"]),
+        "",
+        "migration-copied",
+    );
     let config = world.config_dir.join("config.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     let edited = text.replace(
@@ -580,4 +560,37 @@ fn a_copied_configuration_directory_gets_items_of_its_own() {
     assert_eq!(world.secret("prod/token").unwrap(), b"token-a");
     assert_eq!(exec_key(&world, &b, "dev"), squash(&ec2.key_pem()));
     in_b(&["doctor"]).succeeds().stderr_has("all consistent");
+}
+
+/// Issue 10, case 4: from a shell without a session keyring (a fresh user namespace has
+/// none: `@s` falls back to the user-session keyring), `add` stored the key where a later
+/// `exec` from a shell with a session keyring did not look, and the other way round.
+#[test]
+fn the_kernel_keyring_is_the_same_with_and_without_a_session_keyring() {
+    harness::require_tool("keyctl");
+    harness::require_tool("unshare");
+    let world = World::new();
+    let id = pki().identity("ec");
+    let script = format!(
+        "keyctl rdescribe @s | grep -q ';_uid_ses\\.' || {{ echo 'has a session keyring' >&2; exit 9; }}
+key() {{ nomadctx exec \"$1\" -- sh -c 'cat \"$NOMAD_CLIENT_KEY\"' | tr -d ' \\n'; echo; }}
+nomadctx add without --address https://127.0.0.1:4646 --cert '{cert}' --key '{key}' 2>/dev/null
+keyctl session - bash -c \"$(declare -f key); key without\" 2>/dev/null | tail -n 1
+keyctl session - nomadctx add with --address https://127.0.0.1:4646 --cert '{cert}' --key '{key}' 2>/dev/null
+key with",
+        cert = id.cert.display(),
+        key = id.key.display(),
+    );
+    let out = world
+        .program("unshare")
+        .args(["--user", "--map-current-user", "bash", "-c", &script])
+        .env("NOMADCTX_KEYCHAIN", "keyutils")
+        .output();
+    let key = String::from_utf8(squash(&id.key_pem())).unwrap();
+    assert_eq!(
+        out.stdout_text().lines().collect::<Vec<_>>(),
+        [key.as_str(), key.as_str()],
+        "{}",
+        out.stderr_text()
+    );
 }

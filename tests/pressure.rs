@@ -4,28 +4,12 @@
 mod harness;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use harness::{OutputExt, Run, World, add_cmd, add_with, key_der, pki, squash};
-
-fn spawn(run: Run, stdin: &str) -> Child {
-    let mut cmd = run.cmd;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child
-}
+use harness::{
+    OutputExt, Run, World, add_cmd, add_with, key_der, kill_at_step, pki, spawn, squash,
+};
 
 /// The context names in config.toml, parsed by an independent TOML reader.
 fn config_names(world: &World) -> BTreeSet<String> {
@@ -187,24 +171,7 @@ fn thirty_two_concurrent_changes_end_in_a_serial_outcome() {
 
 /// Runs nomadctx until it reports it paused at `step`, then SIGKILLs it.
 fn kill_at(world: &World, run: Run, stdin: &str, step: &str) {
-    let mut child = spawn(run.env("NOMADCTX_PAUSE_AT", step), stdin);
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = stderr.read_line(&mut line).unwrap();
-        assert!(n > 0, "exited before pausing at {step}: {seen}");
-        seen.push_str(&line);
-        if line.contains(&format!("paused at {step}")) {
-            break;
-        }
-    }
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(9)
-    );
+    kill_at_step(run, stdin, step);
     // Whatever was left, the config still parses and plain commands work.
     config_names(world);
     world.cmd().arg("list").succeeds();
@@ -568,4 +535,28 @@ case $NOMAD_CACERT in */ca.pem) echo stable ;; esac",
         out.stderr_text()
     );
     doctor_is_happy(&world);
+}
+
+/// Files a user keeps under `certs/` (a backup directory, notes) are not nomadctx's:
+/// `doctor --repair` neither reports nor deletes them (it used to delete a directory with a
+/// key in it and stop at a plain file).
+#[test]
+fn doctor_leaves_files_it_did_not_write_under_certs() {
+    let world = World::new();
+    let id = pki().identity("ec");
+    add_with(&world, "prod", &id, &[]);
+    let certs = world.config_dir.join("certs");
+    std::fs::create_dir(certs.join("my-backup")).unwrap();
+    std::fs::copy(&id.key, certs.join("my-backup/prod-key.pem")).unwrap();
+    std::fs::write(certs.join("notes.txt"), "cluster notes").unwrap();
+    let dir = world.cert_file("prod", "client").with_file_name("README");
+    std::fs::write(&dir, "mine").unwrap();
+    world
+        .cmd()
+        .args(["doctor", "--repair", "--yes"])
+        .succeeds()
+        .stderr_has("all consistent");
+    assert!(certs.join("my-backup/prod-key.pem").exists());
+    assert!(certs.join("notes.txt").exists());
+    assert!(dir.exists());
 }

@@ -78,7 +78,7 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
         let mut change = Transaction::begin(&app.store, &keychain, &lock);
         change.apply(&name, &mut context, update)?;
         if let Some(replaced) = config.contexts.get(&name) {
-            change.retire_context(replaced);
+            change.retire_context(&name, replaced);
         }
         config.contexts.insert(name.clone(), context);
         change.commit(&config)

@@ -11,7 +11,6 @@ use crate::change::{Change, Piece, Transaction, Update, journal, pieces_of, remo
 use crate::cli::DoctorArgs;
 use crate::cmd::App;
 use crate::keychain::{Item, ItemRef, Keychain, SERVICE};
-use crate::secret::Secret;
 use crate::store::{CA_LINK, CLIENT_LINK, Config, Store, is_id, list_dir};
 use crate::tls;
 
@@ -108,7 +107,7 @@ fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<
                     Some(key) if item.kind == Item::ClientKey => {
                         if let Some(cert) = store.client_cert_file(ctx)
                             && cert.is_file()
-                            && !key_fits(&cert, &key)
+                            && !tls::key_fits(&cert, &key)
                         {
                             problems.push(Problem::KeyMismatch(name.clone()));
                         }
@@ -117,24 +116,29 @@ fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<
                 },
                 _ => {}
             }
-            live.insert(piece_key(&piece));
+            live.insert(piece.clone());
         }
     }
 
-    // This store's items: listed where the keychain can list, else those the journal names.
+    // This store's items: listed where the keychain can list; else those the journal names
+    // that the keychain has.
     let items: Vec<ItemRef> = match keychain.list()? {
         Some(items) => items,
-        None => journal(store)
-            .into_iter()
-            .filter_map(|p| match p {
-                Piece::Item(item) => Some(item),
-                _ => None,
-            })
-            .collect(),
+        None => {
+            let mut held = Vec::new();
+            for piece in journal(store) {
+                if let Piece::Item(item) = piece
+                    && keychain.get("", &item)?.is_some()
+                {
+                    held.push(item);
+                }
+            }
+            held
+        }
     };
     for item in items {
         let piece = Piece::Item(item);
-        if !live.contains(&piece_key(&piece)) && exists(keychain, &piece)? {
+        if !live.contains(&piece) {
             problems.push(Problem::Orphan(piece));
         }
     }
@@ -151,7 +155,7 @@ fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<
         }
         for file in list_dir(&dir)?.into_iter().filter(|f| is_cert_file_name(f)) {
             let piece = Piece::File(dir.join(file));
-            if !live.contains(&piece_key(&piece)) {
+            if !live.contains(&piece) {
                 problems.push(Problem::Orphan(piece));
             }
         }
@@ -178,23 +182,6 @@ fn is_cert_file_name(name: &str) -> bool {
                 && (versioned(file) || file == CA_LINK || file == CLIENT_LINK)
         });
     versioned(name) || temporary
-}
-
-fn piece_key(piece: &Piece) -> String {
-    format!("{piece:?}")
-}
-
-fn exists(keychain: &Keychain, piece: &Piece) -> Result<bool> {
-    match piece {
-        Piece::Item(item) => Ok(keychain.get("(orphan)", item)?.is_some()),
-        Piece::File(path) | Piece::Dir(path) => Ok(path.exists()),
-    }
-}
-
-fn key_fits(cert_path: &std::path::Path, key: &Secret) -> bool {
-    tls::read_certificates(cert_path, "client certificate")
-        .and_then(|certs| tls::check_key_matches(&certs, key, cert_path, cert_path))
-        .is_ok()
 }
 
 /// One thing `--repair` does.
@@ -250,10 +237,10 @@ fn plan(store: &Store, config: &Config, keychain: &Keychain, problems: &[Problem
                     .and_then(|cert| {
                         orphan_keys.iter().find(|orphan| {
                             keychain
-                                .get(name, orphan)
+                                .get("", orphan)
                                 .ok()
                                 .flatten()
-                                .is_some_and(|key| key_fits(&cert, &key))
+                                .is_some_and(|key| tls::key_fits(&cert, &key))
                         })
                     });
                 match fitting {
@@ -312,12 +299,11 @@ fn carry_out(
     for step in steps {
         match step {
             Step::PutBack(name, orphan) => {
-                let key = keychain.require(&name, &orphan)?;
+                let key = keychain.require("", &orphan)?;
                 let mut ctx = config.get(&name)?.clone();
-                let cert = app
-                    .store
-                    .client_cert_file(&ctx)
-                    .context("the context has no client certificate")?;
+                let cert = app.store.client_cert_file(&ctx).with_context(|| {
+                    format!("context {name:?} has no client certificate to pair the key with")
+                })?;
                 let pem = std::fs::read(&cert)
                     .with_context(|| format!("could not read {}", cert.display()))?;
                 let mut change = Transaction::begin(&app.store, keychain, lock);
@@ -339,7 +325,7 @@ fn carry_out(
                 eprintln!("nomadctx: doctor: linked the certificates of {name:?}");
             }
             Step::Delete(piece) => {
-                remove_piece(keychain, &config, &piece)?;
+                remove_piece(keychain, "", &piece)?;
                 eprintln!("nomadctx: doctor: deleted {}", piece_label(&config, &piece));
             }
         }

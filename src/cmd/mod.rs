@@ -197,7 +197,9 @@ impl Secrets {
         {
             warn(&warning);
         }
-        for attempt in 0.. {
+        // A few changes committing one after another while we read is plenty.
+        let mut retries = 3;
+        loop {
             let (secrets, missing) = Self::read(keychain, name, &ctx)?;
             // Links that do not name ctx's certificates mean a change committed meanwhile
             // (or was cut short, when the config is as read).
@@ -206,14 +208,18 @@ impl Secrets {
                 return Ok((ctx, Self { linked, ..secrets }));
             }
             match store.load()?.contexts.remove(name) {
-                Some(now) if now != ctx && attempt < 3 => ctx = now,
-                _ => match missing {
-                    Some(missing) => return Err(keychain.missing(name, &missing)),
-                    None => return Ok((ctx, Self { linked, ..secrets })),
-                },
+                Some(now) if now != ctx && retries > 0 => {
+                    ctx = now;
+                    retries -= 1;
+                }
+                _ => {
+                    return match missing {
+                        Some(missing) => Err(keychain.missing(name, &missing)),
+                        None => Ok((ctx, Self { linked, ..secrets })),
+                    };
+                }
             }
         }
-        unreachable!("the loop returns")
     }
 
     /// What the keychain holds of `ctx`'s secrets, and the first item it lacks.

@@ -26,7 +26,7 @@ pub fn run(app: &App, args: RemoveArgs) -> Result<()> {
     let mut change = Transaction::begin(&app.store, &keychain, &lock);
     for name in &args.names {
         if let Some(context) = config.contexts.remove(name) {
-            change.retire_context(&context);
+            change.retire_context(name, &context);
         }
         if config.default.as_deref() == Some(name) {
             config.default = None;

@@ -1,6 +1,6 @@
 //! `nomadctx set`: change an existing context, validated exactly as `add` validates.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::change::{Change, Transaction, Update};
 use crate::cli::SetArgs;
@@ -10,11 +10,22 @@ use crate::tls;
 
 pub fn run(app: &App, args: SetArgs) -> Result<()> {
     let name = args.name;
+    // Files and the token (which may wait on stdin) are read before the lock is taken, so
+    // that other changes do not wait for the user.
+    let seen = app.load()?.get(&name)?.clone();
+    let stored_cert = app.store.client_cert_file(&seen);
+    let inputs = Inputs::read(&name, &args.settings, stored_cert.as_deref())?;
     let lock = app.store.lock()?;
     let mut config = app.load_locked(&lock)?;
     let before = config.get(&name)?.clone();
-    let stored_cert = app.store.client_cert_file(&before);
-    let inputs = Inputs::read(&name, &args.settings, stored_cert.as_deref())?;
+    if args.settings.cert.is_none()
+        && inputs.client.is_some()
+        && before.client_version != seen.client_version
+    {
+        bail!(
+            "context {name:?}: its client certificate changed while the key was read; run the command again"
+        );
+    }
     let mut context = before.clone();
     apply_settings(&mut context, &args.settings);
     validate_context(&name, &context)?;

@@ -888,6 +888,44 @@ pub fn add_with(world: &World, name: &str, id: &Identity, extra: &[&str]) -> Out
     add_cmd(world, name, id).args(extra).succeeds()
 }
 
+/// Runs `run` with `stdin`, stdout discarded and stderr piped, without waiting.
+pub fn spawn(mut run: Run, stdin: &str) -> Child {
+    let mut child = run
+        .cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child
+}
+
+/// Runs nomadctx (a debug build) until it says it paused at the checkpoint `step`
+/// (`NOMADCTX_PAUSE_AT`), then SIGKILLs it: a crash at exactly that step.
+pub fn kill_at_step(run: Run, stdin: &str, step: &str) {
+    let mut child = spawn(run.env("NOMADCTX_PAUSE_AT", step), stdin);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains(&format!("paused at {step}")) {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).unwrap();
+        assert!(n > 0, "exited before pausing at {step}: {seen}");
+        seen.push_str(&line);
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+}
+
 /// The DER of a PEM private key file: what nomadctx stores in the keychain.
 pub fn key_der(path: &Path) -> Vec<u8> {
     use rustls_pki_types::pem::PemObject;
