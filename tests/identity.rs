@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::{
-    Identity, OutputExt, World, add_cmd, key_der, kill_at_step, pki, squash, store_foreign_item,
+    Identity, OutputExt, World, add_cmd, doctor_is_happy, key_der, kill_at_step, pki, squash,
+    store_foreign_item,
 };
 
 /// The key `exec` hands to a command of context `name`, as PEM without whitespace.
@@ -318,11 +319,7 @@ fn assert_migrated(world: &World, ec: &Identity, rsa: &Identity) {
         exec_key(world, &world.config_dir, "staging"),
         squash(&rsa.key_pem())
     );
-    world
-        .cmd()
-        .arg("doctor")
-        .succeeds()
-        .stderr_has("all consistent");
+    doctor_is_happy(world);
 }
 
 /// Issue 10, case 4 of the deliverables: the first run moves an installation of the old

@@ -8,7 +8,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use harness::{
-    OutputExt, Run, World, add_cmd, add_with, key_der, kill_at_step, pki, spawn, squash,
+    OutputExt, Run, World, add_cmd, add_with, doctor_is_happy, key_der, kill_at_step, pki, spawn,
+    squash,
 };
 
 /// The context names in config.toml, parsed by an independent TOML reader.
@@ -42,14 +43,6 @@ fn cert_dirs(world: &World) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn doctor_is_happy(world: &World) {
-    world
-        .cmd()
-        .arg("doctor")
-        .succeeds()
-        .stderr_has("all consistent");
 }
 
 /// 32 processes at once: 4 racing to add the same name, 4 adds, 8 sets, 8 renames and 8

@@ -926,6 +926,15 @@ pub fn kill_at_step(run: Run, stdin: &str, step: &str) {
     );
 }
 
+/// `doctor` finds config, certificate files and keychain in agreement.
+pub fn doctor_is_happy(world: &World) {
+    world
+        .cmd()
+        .arg("doctor")
+        .succeeds()
+        .stderr_has("all consistent");
+}
+
 /// The DER of a PEM private key file: what nomadctx stores in the keychain.
 pub fn key_der(path: &Path) -> Vec<u8> {
     use rustls_pki_types::pem::PemObject;
