@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
+use zeroize::Zeroizing;
 
 use crate::cli::ContextArgs;
-use crate::secret::Secret;
+use crate::secret::{Secret, parse_token};
 
 /// Fills the CA, certificate and key from a directory laid out by the guide's cfssl
 /// commands or by `nomad tls`. Agent certificates and CA keys never match these names.
@@ -102,9 +103,14 @@ pub fn from_env(settings: &mut ContextArgs) -> Result<Option<Secret>> {
         settings.skip_verify = var("NOMAD_SKIP_VERIFY")
             .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
     }
-    Ok(var("NOMAD_TOKEN")
-        .filter(|_| !settings.token_stdin)
-        .map(|t| Secret::new(t.into_bytes())))
+    // As bytes: a token that is not UTF-8 is an error to report, not a variable to skip.
+    let token = std::env::var_os("NOMAD_TOKEN")
+        .filter(|t| !t.is_empty() && !settings.token_stdin)
+        .map(|t| Zeroizing::new(t.into_encoded_bytes()));
+    token
+        .map(|t| parse_token(&t))
+        .transpose()
+        .map_err(|problem| anyhow!("the ACL token in NOMAD_TOKEN {problem}; fix the variable, or leave it out and give the token with --token-stdin"))
 }
 
 #[cfg(test)]

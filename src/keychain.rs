@@ -203,13 +203,33 @@ impl std::fmt::Debug for Keychain {
     }
 }
 
+/// How long to wait for the keychain to answer, in seconds.
+const TIMEOUT_VAR: &str = "NOMADCTX_KEYCHAIN_TIMEOUT";
+
+/// A timeout a user may set: seconds, more than none and at most an hour (`inf`, `1e300` or
+/// `NaN` would overflow a Duration).
+fn timeout_from(value: &std::ffi::OsStr) -> Option<Duration> {
+    value
+        .to_str()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+        .map(Duration::from_secs_f64)
+}
+
 impl Keychain {
     pub fn new(backend: Backend, store_id: &str) -> Self {
-        let timeout = std::env::var("NOMADCTX_KEYCHAIN_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
-            .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
+        let timeout = std::env::var_os(TIMEOUT_VAR).map_or(DEFAULT_TIMEOUT, |value| {
+            timeout_from(&value).unwrap_or_else(|| {
+                crate::cmd::warn(&format!(
+                    "{TIMEOUT_VAR}={} is not a number of seconds above 0 and up to 3600; waiting {} seconds",
+                    value.to_string_lossy(),
+                    DEFAULT_TIMEOUT.as_secs()
+                ));
+                DEFAULT_TIMEOUT
+            })
+        });
         Self {
             backend,
             store_id: store_id.to_owned(),
@@ -353,6 +373,10 @@ impl Keychain {
                 Ok(Some(items))
             }
             Err(Failure::Keyring(KeyringError::NotSupportedByStore(_))) => Ok(None),
+            Err(failure) if failure.no_service().is_some() => Err(anyhow!(
+                "could not list nomadctx's items: there is no Secret Service here ({}); {NO_SERVICE_CHOICES}",
+                failure.no_service().unwrap_or_default()
+            )),
             Err(Failure::TimedOut) => Err(anyhow!(
                 "could not list nomadctx's items in {}: no answer within {:.0} seconds; {}",
                 self.backend.describe(),
@@ -483,6 +507,11 @@ impl Keychain {
         let what = item.what();
         let owner = owner(name);
         let remedy = self.backend.remedy();
+        if let Some(reason) = failure.no_service() {
+            return anyhow!(
+                "could not {verb} the {what} of {owner}: there is no Secret Service here ({reason}); {NO_SERVICE_CHOICES}"
+            );
+        }
         match failure {
             Failure::TimedOut => anyhow::Error::new(NoAnswer(format!(
                 "could not {verb} {backend} for the {what} of {owner} (item {SERVICE}/{account}): no answer within {:.0} seconds; {remedy}",
@@ -571,7 +600,34 @@ enum Failure {
     TimedOut,
 }
 
+/// What to do when there is no Secret Service to talk to (a server reached over ssh, su,
+/// cron, a container): the choices, short, and where the README explains them.
+const NO_SERVICE_CHOICES: &str = "choose a keychain:
+  - start a Secret Service (gnome-keyring-daemon, KeePassXC or KWallet) on this session's D-Bus, or
+  - set NOMADCTX_KEYCHAIN=keyutils for the kernel keyring (it forgets keys at reboot).
+See \"Headless Linux\" in the README.";
+
 impl Failure {
+    /// Why there is no Secret Service at all, when that is the failure: D-Bus's own text
+    /// (X11 autolaunch, socket paths) says little to someone on a server.
+    fn no_service(&self) -> Option<&'static str> {
+        let Self::Keyring(KeyringError::PlatformFailure(e)) = self else {
+            return None;
+        };
+        let text = e.to_string();
+        if text.contains("DBUS_SESSION_BUS_ADDRESS") || text.contains("autolaunch") {
+            Some("this session has no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set")
+        } else if text.contains("Failed to connect to socket") {
+            Some("the D-Bus session bus that DBUS_SESSION_BUS_ADDRESS names is not running")
+        } else if text.contains("org.freedesktop.secrets")
+            && (text.contains("ServiceUnknown") || text.contains("not provided by any"))
+        {
+            Some("no Secret Service runs on this session's D-Bus")
+        } else {
+            None
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Self::Keyring(err) => describe_error(err),
@@ -630,6 +686,21 @@ mod tests {
             assert_eq!(keychain.parse_account(foreign), None, "{foreign}");
         }
         assert_eq!(legacy_account("prod", Item::Token), "prod/token");
+    }
+
+    #[test]
+    fn timeouts_outside_what_a_duration_holds_are_refused() {
+        assert_eq!(
+            timeout_from("2.5".as_ref()),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(
+            timeout_from("3600".as_ref()),
+            Some(Duration::from_secs(3600))
+        );
+        for bad in ["inf", "-inf", "NaN", "1e300", "0", "-1", "3601", "", "5s"] {
+            assert_eq!(timeout_from(bad.as_ref()), None, "{bad}");
+        }
     }
 
     #[test]

@@ -18,3 +18,4 @@ pub mod shell;
 pub mod shell_process;
 pub mod store;
 pub mod tls;
+pub mod trust;

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -11,6 +11,7 @@ use crate::context::non_empty_env;
 use crate::secret::Secret;
 use crate::shell_process::ShellProcess;
 use crate::store::{create_private_dir, remove_if_present};
+use crate::trust::{ANY_ACCESS, Private, SHARED_WRITE};
 
 /// Per-shell key files: `key-PID-START-PIDNS-NAME-….pem`, after the shell that ran `use`.
 const USE_KEY_PREFIX: &str = "key-";
@@ -19,57 +20,82 @@ const USE_KEY_PREFIX: &str = "key-";
 const SHARED_KEY_PREFIX: &str = "shared-";
 
 /// The private directory for key files: `NOMADCTX_RUNTIME_DIR`, else
-/// `$XDG_RUNTIME_DIR/nomadctx` (tmpfs, emptied at logout), else a per-user directory under
-/// the system temp dir. Created 0700 and refused unless we own it and nobody else can enter.
+/// `$XDG_RUNTIME_DIR/nomadctx` (tmpfs, emptied at logout), else (su, cron, containers) a
+/// per-user directory in /dev/shm, which is memory too. Created 0700 and refused unless we
+/// own it and nobody else can enter it or swap it.
 pub fn runtime_dir() -> Result<PathBuf> {
     let dir = runtime_dir_path()?;
     create_private_dir(&dir)?;
-    check_private(&dir, "the nomadctx runtime directory", 0o077)?;
+    RUNTIME_DIR.check_dir(&dir)?;
     Ok(dir)
 }
 
-/// Where [`runtime_dir`] is, without creating it.
+const RUNTIME_DIR: Private = Private {
+    what: "the nomadctx runtime directory",
+    forbidden: ANY_ACCESS,
+    at_stake: "another user could read or swap your key files (or set NOMADCTX_RUNTIME_DIR to a private directory)",
+};
+const XDG_RUNTIME_DIR: Private = Private {
+    what: "XDG_RUNTIME_DIR",
+    forbidden: SHARED_WRITE,
+    at_stake: "another user could read or swap your key files (or set NOMADCTX_RUNTIME_DIR to a private directory)",
+};
+
+/// Where [`runtime_dir`] is, without creating it. Key paths go into NOMAD_CLIENT_KEY and
+/// must not depend on the directory a command runs in, so relative paths are refused (the
+/// XDG spec says to ignore a relative XDG_RUNTIME_DIR).
 fn runtime_dir_path() -> Result<PathBuf> {
-    Ok(if let Some(dir) = non_empty_env("NOMADCTX_RUNTIME_DIR") {
-        PathBuf::from(dir)
-    } else if let Some(xdg) = non_empty_env("XDG_RUNTIME_DIR") {
-        let xdg = PathBuf::from(xdg);
-        check_private(&xdg, "XDG_RUNTIME_DIR", 0o022)?;
-        xdg.join("nomadctx")
-    } else {
-        std::env::temp_dir().join(format!("nomadctx-{}", nix::unistd::getuid()))
-    })
+    if let Some(dir) = non_empty_env("NOMADCTX_RUNTIME_DIR") {
+        let dir = PathBuf::from(dir);
+        if !dir.is_absolute() {
+            bail!(
+                "NOMADCTX_RUNTIME_DIR {} is not an absolute path, so key files would land wherever a command runs (a git checkout, say); set it to a full path such as $XDG_RUNTIME_DIR/nomadctx",
+                dir.display()
+            );
+        }
+        return Ok(dir);
+    }
+    if let Some(xdg) = non_empty_env("XDG_RUNTIME_DIR").map(PathBuf::from)
+        && xdg.is_absolute()
+    {
+        XDG_RUNTIME_DIR.check_dir(&xdg)?;
+        return Ok(xdg.join("nomadctx"));
+    }
+    let user_dir = |parent: &Path| parent.join(format!("nomadctx-{}", nix::unistd::getuid()));
+    if is_memory_backed(Path::new(SHM)) {
+        return Ok(user_dir(Path::new(SHM)));
+    }
+    let dir = user_dir(&std::env::temp_dir());
+    if cfg!(target_os = "linux") && !is_memory_backed(&std::env::temp_dir()) {
+        warn_on_disk(&dir);
+    }
+    Ok(dir)
 }
 
-/// Refuses a directory that is a symlink, owned by another user, or has any of
-/// `forbidden` mode bits, because another user could then read or swap our key files.
-fn check_private(dir: &Path, what: &str, forbidden: u32) -> Result<()> {
-    let meta = fs::symlink_metadata(dir)
-        .with_context(|| format!("could not inspect {what} {}", dir.display()))?;
-    let uid = nix::unistd::getuid().as_raw();
-    if !meta.is_dir() {
-        bail!(
-            "{what} {} is not a directory (a symlink is refused); remove it and try again",
-            dir.display()
-        );
-    }
-    if meta.uid() != uid {
-        bail!(
-            "{what} {} belongs to user id {}, not to you ({uid}); nomadctx will not put a key there. Remove it or set NOMADCTX_RUNTIME_DIR to a private directory",
-            dir.display(),
-            meta.uid()
-        );
-    }
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & forbidden != 0 {
-        bail!(
-            "{what} {} has mode {mode:03o}, open to other users; nomadctx will not put a key there. Run `chmod {:03o} {}` or set NOMADCTX_RUNTIME_DIR to a private directory",
-            dir.display(),
-            mode & !forbidden,
-            dir.display()
-        );
-    }
-    Ok(())
+/// Memory that Linux systems mount, writable by all and sticky, as /tmp is.
+const SHM: &str = "/dev/shm";
+
+/// Whether files in `dir` stay in memory (tmpfs or ramfs), never on a disk.
+#[cfg(target_os = "linux")]
+fn is_memory_backed(dir: &Path) -> bool {
+    use nix::sys::statfs::{FsType, TMPFS_MAGIC, statfs};
+    /// ramfs, from linux/magic.h (nix names tmpfs only).
+    const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
+    statfs(dir)
+        .is_ok_and(|fs| fs.filesystem_type() == TMPFS_MAGIC || fs.filesystem_type() == RAMFS_MAGIC)
+}
+
+/// Elsewhere it cannot be told (and there is no /dev/shm): the system temp dir it is.
+#[cfg(not(target_os = "linux"))]
+fn is_memory_backed(_: &Path) -> bool {
+    false
+}
+
+fn warn_on_disk(dir: &Path) {
+    crate::cmd::warn(&format!(
+        "XDG_RUNTIME_DIR is not set and /dev/shm is not memory, so key files go to {} on disk; set NOMADCTX_RUNTIME_DIR to a directory on a tmpfs",
+        dir.display()
+    ));
 }
 
 /// The key files `use` keeps in the runtime directory, seen from the shell that runs it.
@@ -125,28 +151,15 @@ impl UseKeys {
         Ok(path)
     }
 
-    /// Removes the key file the shell's NOMAD_CLIENT_KEY names, but only if this shell's
-    /// `use` wrote it. A child shell inherits the variable and direnv puts an outer shell's
-    /// back after a `cd`: the file then belongs to a shell that still needs it. Shared files
-    /// and files outside the runtime directory stay too.
-    pub fn remove_previous(&self, path: &Path) -> Result<()> {
-        let ours = path.parent() == Some(self.dir.as_path())
-            && path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(key_file_shell)
-                == Some(self.shell);
-        if !ours {
-            return Ok(());
-        }
-        remove_if_present(path)
-    }
-
-    /// Removes the key files of shells that have exited, which had no `use --unset` to
-    /// remove them (the rest go at logout with the runtime directory). A file stays when its
-    /// shell may still run, or counts pids in another namespace (a container sharing the
+    /// Removes the key files this shell's earlier `use` runs wrote (all but `keep`, the one
+    /// just written), and those of shells that have exited, which had no `use --unset` to
+    /// remove them (the rest go at logout with the runtime directory). An earlier file of
+    /// this shell is in use by nobody: its `use` printed another since, or was killed before
+    /// printing. A child shell or direnv that inherited this shell's variables writes files
+    /// of its own, so a parent's file stays while the parent runs. Shared files stay, and
+    /// so do files that count pids in another namespace (a container sharing the
     /// directory). One read of the directory, one look-up per shell.
-    pub fn sweep(&self) -> Result<()> {
+    pub fn sweep(&self, keep: Option<&Path>) -> Result<()> {
         let entries = fs::read_dir(&self.dir)
             .with_context(|| format!("could not list {}", self.dir.display()))?;
         let mut looked_up: Vec<(ShellProcess, bool)> = Vec::new();
@@ -155,7 +168,14 @@ impl UseKeys {
             let Some(owner) = entry.file_name().to_str().and_then(key_file_shell) else {
                 continue;
             };
-            if owner == self.shell || owner.pid_ns != self.shell.pid_ns {
+            let path = entry.path();
+            if owner == self.shell {
+                if keep != Some(path.as_path()) {
+                    remove_if_present(&path)?;
+                }
+                continue;
+            }
+            if owner.pid_ns != self.shell.pid_ns {
                 continue;
             }
             let exited = match looked_up.iter().find(|(shell, _)| *shell == owner) {
@@ -167,7 +187,7 @@ impl UseKeys {
                 }
             };
             if exited {
-                remove_if_present(&entry.path())?;
+                remove_if_present(&path)?;
             }
         }
         Ok(())

@@ -11,6 +11,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::{Context, non_empty_env, validate_name};
 use crate::keychain::Backend;
+use crate::trust::{Private, SHARED_WRITE};
+
+/// What another user could do with a config directory, file or certificate directory
+/// they can write to: point `use`, `exec` and `check` at their own server (which would
+/// then receive the token and a client certificate's handshake) or CA.
+const CONFIG_DIR: Private = Private {
+    what: "config directory",
+    forbidden: SHARED_WRITE,
+    at_stake: "another user could replace config.toml and point your token and client certificate at their own server",
+};
+const CONFIG_FILE: Private = Private {
+    what: "config file",
+    forbidden: SHARED_WRITE,
+    at_stake: "another user could edit it and point your token and client certificate at their own server",
+};
+const CERT_DIR: Private = Private {
+    what: "certificate directory",
+    forbidden: SHARED_WRITE,
+    at_stake: "another user could swap the CA and certificates nomadctx hands to Nomad for their own",
+};
 
 /// The journal of pieces a change is writing or retiring (see `crate::change`).
 const JOURNAL: &str = "pending";
@@ -138,6 +158,16 @@ impl Store {
         self.root.join("certs").join(context_id)
     }
 
+    /// Refuses the context's certificate directory (and certs/ above it) when another user
+    /// could write there; run before its certificates or secrets are used.
+    pub fn check_cert_dir(&self, ctx: &Context) -> Result<()> {
+        if !ctx.has_ca() && !ctx.has_client() {
+            return Ok(());
+        }
+        CERT_DIR.check_dir(&self.root.join("certs"))?;
+        CERT_DIR.check_dir(&self.cert_dir(ctx.id()))
+    }
+
     pub fn ca_path(&self, context_id: &str, version: &str) -> PathBuf {
         self.cert_dir(context_id).join(format!("ca-{version}.pem"))
     }
@@ -227,7 +257,10 @@ impl Store {
 
     /// Reads config.toml; a missing file is an empty config, a broken one an error that
     /// names the file and line and is never silently replaced.
+    /// The directory and file are checked first: a config that another user can write is
+    /// refused before anything in it is used.
     pub fn load(&self) -> Result<Config> {
+        CONFIG_DIR.check_dir_or_parent(&self.root)?;
         let path = self.config_path();
         let file = match File::open(&path) {
             Ok(file) => file,
@@ -237,6 +270,7 @@ impl Store {
                     .with_context(|| format!("could not read config file {}", path.display()));
             }
         };
+        CONFIG_FILE.check_file(&path, &file)?;
         // Every command reads the whole file, so one that cannot be ours is refused early.
         let mut text = Vec::new();
         std::io::Read::read_to_end(
@@ -416,13 +450,22 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// Temp file, fsync, rename, fsync of the directory: a reader or a crash sees the old file
-/// or the new one, never a torn one.
+/// or the new one, never a torn one. Creates the directory (0700) when missing.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = path
         .parent()
         .ok_or_else(|| anyhow!("{} has no parent", path.display()))?;
     create_private_dir(dir)?;
+    replace_file(path, bytes)
+}
+
+/// As [`write_atomic`], in a directory that must exist: the new file (0600) takes the
+/// place of whatever directory entry `path` is, so callers check what they replace.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no parent", path.display()))?;
     let file_name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let written = (|| -> std::io::Result<()> {

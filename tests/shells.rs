@@ -305,7 +305,7 @@ fn a_failed_use_leaves_no_key_file() {
         .cmd()
         .args(["use", "prod"])
         .fails()
-        .stderr_has("not text")
+        .stderr_has("not one line of text")
         .stderr_has("--token-stdin");
     let dir = world.runtime_dir.join("nomadctx");
     let left = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);

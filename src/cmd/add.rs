@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use rustls_pki_types::CertificateDer;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::change::{Change, Transaction, Update, journal};
 use crate::cli::{AddArgs, ContextArgs};
 use crate::cmd::{App, warn};
 use crate::context::{Context, fresh_id, validate_address, validate_name};
 use crate::keychain::{Backend, Keychain};
-use crate::secret::Secret;
+use crate::secret::{Secret, TokenProblem, parse_token};
 use crate::store::require_absent;
 use crate::{import, tls};
 
@@ -21,7 +21,7 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     let name = args.name;
     validate_name(&name)?;
     let mut settings = args.settings;
-    let in_context = |e: anyhow::Error| anyhow!("context {name:?}: {e:#}");
+    let in_context = |e: anyhow::Error| e.context(format!("context {name:?}"));
     if let Some(dir) = &args.from_dir {
         import::from_dir(&mut settings, dir).map_err(in_context)?;
     }
@@ -49,6 +49,11 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     require_absent(&config, &name, args.force)?;
     let backend = Backend::choose(config.keychain)?;
     refuse_to_remove_the_only_copy(&name, backend, args.remove_key_file, args.force)?;
+    if args.remove_key_file
+        && let Some(key) = settings.key.as_deref()
+    {
+        key_file_removable(&name, key)?;
+    }
     let update = Update {
         ca: inputs.ca.map_or(Change::Keep, |(certs, _)| {
             Change::Put(tls::certificates_to_pem(&certs))
@@ -148,7 +153,7 @@ impl Inputs {
     /// --key FILE` alone pairs a new key with it (as after a reboot emptied the kernel
     /// keyring).
     pub fn read(name: &str, settings: &ContextArgs, stored_cert: Option<&Path>) -> Result<Self> {
-        let in_context = |e: anyhow::Error| anyhow!("context {name:?}: {e:#}");
+        let in_context = |e: anyhow::Error| e.context(format!("context {name:?}"));
         let ca = settings
             .ca
             .as_ref()
@@ -217,7 +222,7 @@ impl Inputs {
         };
         let ca = ca.as_ref().map(|(c, p)| (c.as_slice(), p.as_path()));
         let not_after = tls::check_client_certificate(&certs, &cert_path, ca)
-            .map_err(|e| anyhow!("context {name:?}: {e:#}"))?;
+            .with_context(|| format!("context {name:?}"))?;
         if let Some(warning) = tls::expiry_warning(name, not_after) {
             warn(&warning);
         }
@@ -231,6 +236,7 @@ fn remove_key_file(name: &str, key: Option<&std::path::Path>, keychain: &Keychai
         warn(&format!("context {name:?} has no key file to remove"));
         return Ok(());
     };
+    key_file_removable(name, key)?;
     std::fs::remove_file(key).map_err(|e| {
         anyhow!(
             "context {name:?} was added, but its key file {} could not be removed: {e}",
@@ -245,6 +251,37 @@ fn remove_key_file(name: &str, key: Option<&std::path::Path>, keychain: &Keychai
     Ok(())
 }
 
+/// Removing a symlink, or one of several hard links, would leave the key on disk while
+/// nomadctx said it is gone; such a key file is left to the user, and said so before
+/// anything is added.
+fn key_file_removable(name: &str, key: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(key).with_context(|| {
+        format!(
+            "context {name:?}: could not inspect key file {}",
+            key.display()
+        )
+    })?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::canonicalize(key).map_or_else(
+            |_| "a file it names".to_owned(),
+            |t| t.display().to_string(),
+        );
+        bail!(
+            "context {name:?}: --remove-key-file: {} is a symlink, and removing it would leave the key in {target}; give the file itself with --key, or drop --remove-key-file",
+            key.display()
+        );
+    }
+    if meta.nlink() > 1 {
+        bail!(
+            "context {name:?}: --remove-key-file: {} has {} hard links, and the key would stay in the others; remove those yourself, or drop --remove-key-file",
+            key.display(),
+            meta.nlink()
+        );
+    }
+    Ok(())
+}
+
 /// An ACL token from stdin: surrounding whitespace dropped, and it must be one line of text.
 fn read_token(name: &str) -> Result<Secret> {
     let mut raw = Vec::new();
@@ -256,16 +293,14 @@ fn read_token(name: &str) -> Result<Secret> {
             anyhow!("context {name:?}: could not read the ACL token from standard input: {e}")
         })?;
     let raw = Secret::new(raw);
-    let token = raw.expose().trim_ascii();
-    if token.is_empty() {
-        bail!(
+    parse_token(raw.expose()).map_err(|problem| match problem {
+        TokenProblem::Empty => anyhow!(
             "context {name:?}: --token-stdin read no token; pipe it in, e.g. `nomadctx add {name} ... --token-stdin < token.txt`"
-        );
-    }
-    if std::str::from_utf8(token).is_err() || token.iter().any(|b| b.is_ascii_control()) {
-        bail!("context {name:?}: the ACL token read from standard input is not one line of text");
-    }
-    Ok(Secret::new(token.to_vec()))
+        ),
+        TokenProblem::NotOneLine => anyhow!(
+            "context {name:?}: the ACL token read from standard input {problem}; pipe in the token alone"
+        ),
+    })
 }
 
 /// Copies the plain settings given on the command line into `context`; an empty string
@@ -289,7 +324,7 @@ pub fn apply_settings(context: &mut Context, settings: &ContextArgs) {
 
 /// Checks that hold for the finished context, whether built by `add` or changed by `set`.
 pub fn validate_context(name: &str, context: &Context) -> Result<()> {
-    validate_address(&context.address).map_err(|e| anyhow!("context {name:?}: {e:#}"))?;
+    validate_address(&context.address).with_context(|| format!("context {name:?}"))?;
     for (flag, value) in [
         ("--region", &context.region),
         ("--namespace", &context.namespace),

@@ -2,13 +2,14 @@
 //! PKCS#12 bundle for a browser, straight from the keychain.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
 use crate::cli::ExportP12Args;
 use crate::cmd::{App, Secrets};
-use crate::store::write_atomic;
+use crate::store::replace_file;
 use crate::tls;
 
 pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
@@ -26,6 +27,8 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
             "a PKCS#12 bundle is binary and holds the key: write it to a file with -o {name}.p12"
         );
     }
+    // Before the password is asked for: a path that cannot be written is known now.
+    let output = args.output.as_deref().map(output_path).transpose()?;
     let password = if args.password_stdin {
         password_from_stdin()?
     } else {
@@ -38,15 +41,16 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
     for path in [client_cert].into_iter().chain(app.store.ca_file(&context)) {
         chain.extend(
             tls::read_certificates(&path, "stored certificate")
-                .map_err(|e| anyhow!("context {name:?}: {e:#}"))?,
+                .with_context(|| format!("context {name:?}"))?,
         );
     }
     let key = secrets.key.as_ref().context("the client key is missing")?;
-    let key_der = tls::key_to_pkcs8(key).map_err(|e| anyhow!("context {name:?}: {e:#}"))?;
+    let key_der = tls::key_to_pkcs8(key).with_context(|| format!("context {name:?}"))?;
     let bundle = bundle(&name, &chain, &key_der, &password)?;
-    match &args.output {
+    match &output {
         Some(path) => {
-            write_atomic(path, &bundle)?;
+            output_path(path)?;
+            replace_file(path, &bundle)?;
             eprintln!(
                 "nomadctx: wrote {} (mode 0600); import it into your browser with its password",
                 path.display()
@@ -54,6 +58,53 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
             Ok(())
         }
         None => crate::cmd::print_bytes(&bundle),
+    }
+}
+
+/// Where `-o FILE` writes: relative to the current directory, in a directory that exists
+/// (none is created on a typo), and in place of nothing or a regular file only. A device
+/// node (`-o /dev/null` as root), a symlink or a directory is refused, not replaced.
+fn output_path(given: &Path) -> Result<PathBuf> {
+    let path = std::path::absolute(given)
+        .with_context(|| format!("could not resolve the output path {}", given.display()))?;
+    let Some(dir) = path.parent().filter(|_| path.file_name().is_some()) else {
+        bail!(
+            "{} is not a file name; give -o a file, e.g. -o prod.p12",
+            given.display()
+        );
+    };
+    if !dir.is_dir() {
+        bail!(
+            "the directory {} does not exist; create it first, or give -o a path in an existing one",
+            dir.display()
+        );
+    }
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if !meta.file_type().is_file() => bail!(
+            "{} exists and is {}, not a regular file; nomadctx will not replace it: choose another path, or remove it first",
+            given.display(),
+            describe(meta.file_type())
+        ),
+        Ok(_) => Ok(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(path),
+        Err(e) => Err(e).with_context(|| format!("could not inspect {}", given.display())),
+    }
+}
+
+fn describe(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_symlink() {
+        "a symlink"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
     }
 }
 

@@ -200,6 +200,7 @@ impl Secrets {
         // A few changes committing one after another while we read is plenty.
         let mut retries = 3;
         loop {
+            store.check_cert_dir(&ctx)?;
             let (secrets, missing) = Self::read(keychain, name, &ctx)?;
             // Links that do not name ctx's certificates mean a change committed meanwhile
             // (or was cut short, when the config is as read).
@@ -254,13 +255,19 @@ impl Secrets {
             .transpose()
     }
 
+    /// The token as text, held to the rule tokens from every source obey (a hand-stored
+    /// item with a line break would add HTTP headers of its own).
     pub fn token_str(&self, name: &str) -> Result<Option<&str>> {
         self.token
             .as_ref()
             .map(|t| {
-                t.expose_str().ok_or_else(|| {
-                    anyhow!("the ACL token of context {name:?} in the keychain is not text; store it again with `nomadctx set {name} --token-stdin`")
-                })
+                crate::secret::parse_token(t.expose())
+                    .ok()
+                    .filter(|parsed| parsed == t)
+                    .and_then(|_| t.expose_str())
+                    .ok_or_else(|| {
+                        anyhow!("the ACL token of context {name:?} in the keychain is not one line of text; store it again with `nomadctx set {name} --token-stdin`")
+                    })
             })
             .transpose()
     }

@@ -1,7 +1,7 @@
 //! `nomadctx use`: print the statements that switch the calling shell to a context.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
 use zeroize::Zeroizing;
@@ -9,9 +9,10 @@ use zeroize::Zeroizing;
 use crate::cli::UseArgs;
 use crate::cmd::{App, Secrets, print, warn};
 use crate::context::{CONTEXT_VAR, EnvVar, NOMAD_VARS, PREVIOUS_VAR, environment, non_empty_env};
+use crate::picker;
 use crate::runtime::UseKeys;
 use crate::shell::{Shell, render};
-use crate::{picker, store::Config};
+use crate::store::{Config, checkpoint};
 
 /// The argument that means "the context this shell used before".
 const PREVIOUS: &str = "-";
@@ -39,9 +40,6 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
             "`use` prints shell code for your shell to run; run it as: eval \"$(nomadctx use {target})\"{init}"
         );
     }
-    // The key file of the context this shell used before, if `use` wrote it for this shell
-    // (a child shell inherits its parent's, direnv restores an outer shell's).
-    let previous_key = std::env::var_os("NOMAD_CLIENT_KEY").map(PathBuf::from);
     let current = env_string(CONTEXT_VAR);
 
     if args.unset {
@@ -55,7 +53,7 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
             vars.push((PREVIOUS_VAR, Some(Zeroizing::new(current))));
         }
         print(&render(shell, &vars))?;
-        clean_up(UseKeys::existing(), previous_key);
+        clean_up(UseKeys::existing(), None);
         return Ok(());
     }
 
@@ -92,13 +90,16 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
     if let Some(current) = current.filter(|c| *c != name) {
         vars.push((PREVIOUS_VAR, Some(Zeroizing::new(current))));
     }
-    if let Err(e) = print(&render(shell, &vars)) {
+    // A `use` killed here leaves its key file for this shell's next `use` (or, once the
+    // shell has exited, any `use`) to sweep.
+    let printed = checkpoint("use-print").and_then(|()| print(&render(shell, &vars)));
+    if let Err(e) = printed {
         if let Some(file) = key_file.as_ref().filter(|_| !shared) {
             let _ = std::fs::remove_file(file);
         }
         return Err(e);
     }
-    clean_up(keys, previous_key.filter(|p| Some(p) != key_file.as_ref()));
+    clean_up(keys, key_file.as_deref().filter(|_| !shared));
     Ok(())
 }
 
@@ -138,20 +139,12 @@ fn env_string(var: &str) -> Option<String> {
     non_empty_env(var).and_then(|v| v.into_string().ok())
 }
 
-/// After the statements are out: removes this shell's previous key file and those of shells
-/// that have exited. The switch has happened, so a failure here is only a warning.
-fn clean_up(keys: Result<Option<UseKeys>>, previous_key: Option<PathBuf>) {
-    let keys = match keys {
-        Ok(Some(keys)) => keys,
-        Ok(None) => return,
-        Err(e) => return warn(&format!("{e:#}")),
-    };
-    if let Some(path) = previous_key
-        && let Err(e) = keys.remove_previous(&path)
-    {
-        warn(&format!("{e:#}"));
-    }
-    if let Err(e) = keys.sweep() {
+/// After the statements are out: removes this shell's earlier key files (all but `keep`)
+/// and those of shells that have exited. The switch has happened, so a failure here is only
+/// a warning.
+fn clean_up(keys: Result<Option<UseKeys>>, keep: Option<&Path>) {
+    let swept = keys.and_then(|keys| keys.map_or(Ok(()), |keys| keys.sweep(keep)));
+    if let Err(e) = swept {
         warn(&format!("{e:#}"));
     }
 }
