@@ -65,13 +65,41 @@ fn stale_nomad_variables_are_removed_and_context_ones_set() {
         .args(["exec", "prod", "--", "env"])
         .env("NOMAD_TOKEN", "stale-token")
         .env("NOMAD_NAMESPACE", "stale-ns")
-        .env("NOMAD_SOMETHING_NEW", "stale")
+        .env("NOMAD_REGION", "stale-region")
+        .env("NOMAD_CACERT", "/stale/ca.pem")
+        .env("NOMAD_SKIP_VERIFY", "stale")
+        .env("NOMADCTX_CONTEXT", "stale-context")
         .succeeds();
     let env = out.stdout_text();
     assert!(env.contains("NOMAD_ADDR=https://127.0.0.1:4646\n"), "{env}");
     assert!(env.contains("NOMAD_REGION=eu\n"));
     assert!(env.contains("NOMADCTX_CONTEXT=prod\n"));
     assert!(!env.contains("stale"), "{env}");
+}
+
+/// Issue 11, case 10: only the variables a context controls are replaced; the user's own
+/// Nomad CLI settings and other NOMAD_* variables reach the command, as they do after `use`.
+#[test]
+fn the_users_other_nomad_settings_reach_the_command() {
+    let world = prod();
+    let out = world
+        .cmd()
+        .args(["exec", "prod", "--", "env"])
+        .env("NOMAD_CLI_NO_COLOR", "1")
+        .env("NOMAD_CLI_SHOW_HINTS", "0")
+        .env("NOMAD_SOMETHING_NEW", "kept")
+        .env("NOMAD_TOKEN", "token-of-another-cluster")
+        .succeeds();
+    let env = out.stdout_text();
+    for kept in [
+        "NOMAD_CLI_NO_COLOR=1\n",
+        "NOMAD_CLI_SHOW_HINTS=0\n",
+        "NOMAD_SOMETHING_NEW=kept\n",
+        "NOMAD_REGION=eu\n",
+    ] {
+        assert!(env.contains(kept), "{kept:?} missing: {env}");
+    }
+    assert!(!env.contains("NOMAD_TOKEN"), "{env}");
 }
 
 #[test]

@@ -131,14 +131,14 @@ impl Run<'_> {
         materials.client_key = key.as_ref().map(|k| k.path().to_owned());
         materials.token = secrets.token_str(name)?;
 
-        // Every NOMAD_* variable of ours is left out, so only the ones the context sets go in.
+        // The variables the context controls replace ours, or are left out when it does not
+        // set them; the user's other NOMAD_* settings (NOMAD_CLI_NO_COLOR, …) pass, as with
+        // `use`.
         let ours = environment(name, context, &materials);
         let mut env = Vec::new();
         for (var, value) in std::env::vars_os() {
             let inherited = var.to_string_lossy();
-            if !inherited.starts_with("NOMAD_")
-                && !ours.iter().chain(extra).any(|(v, _)| *v == inherited)
-            {
+            if !ours.iter().chain(extra).any(|(v, _)| *v == inherited) {
                 env.push(EnvEntry::new(var.as_bytes(), value.as_bytes())?);
             }
         }
