@@ -119,10 +119,11 @@ pub enum Command {
     ///
     /// Nomad's connection variables that the context does not set (a stale NOMAD_TOKEN, say)
     /// are removed; other NOMAD_* settings such as NOMAD_CLI_NO_COLOR stay. On Linux the
-    /// client key is handed over in memory and never touches a disk. Exits with the command's
-    /// status (128+N when it is killed by signal N). With --all or --match the command runs
-    /// once per context, one after another, each after a header line `==> NAME <==`; the exit
-    /// status is the first non-zero one.
+    /// client key is handed over in memory and never touches a disk. Signals sent to nomadctx
+    /// go to the command, and when the command stops (Ctrl-Z) nomadctx stops with it. Exits
+    /// with the command's status (128+N when it is killed by signal N). With --all or --match
+    /// the command runs once per context, one after another, each after a header line
+    /// `==> NAME <==`; the exit status is the first non-zero one.
     ///
     /// Example: nomadctx exec staging -- nomad node status
     ///

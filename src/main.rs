@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use nomadctx::{cli, cmd};
+use nomadctx::{cli, cmd, process_guard};
 
 use clap::{CommandFactory, Parser};
 
@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         .var(cli::COMPLETE_VAR)
         .complete();
     let cli = cli::Cli::parse();
+    keep_secrets_private(&cli.command);
     match cmd::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
@@ -19,6 +20,15 @@ fn main() -> ExitCode {
             eprintln!("nomadctx: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Before any command reads a key or token: no core dump, and no debugger unless the command
+/// hands its child a `/proc/<nomadctx pid>/fd/N` path, which the same kernel rule guards.
+fn keep_secrets_private(command: &cli::Command) {
+    process_guard::forbid_core_dumps();
+    if !matches!(command, cli::Command::Exec(_) | cli::Command::Shell(_)) {
+        process_guard::forbid_tracing();
     }
 }
 

@@ -3,10 +3,14 @@
 
 mod harness;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::io::{BufRead, BufReader, Lines};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use harness::{OutputExt, World, add_with, pki, squash};
+use harness::{OutputExt, Step, World, add_with, pki, squash};
+
+use Step::{Expect, Send};
 
 fn prod() -> World {
     let world = World::new();
@@ -181,32 +185,187 @@ fn exit_status_and_death_by_signal_are_reported_like_a_shell() {
     );
 }
 
-#[test]
-fn sigterm_and_sighup_sent_to_nomadctx_reach_the_child() {
-    let world = prod();
-    for signal in ["TERM", "HUP"] {
-        let script = format!(
-            "trap 'echo got-{signal}; exit 3' {signal}; echo ready; while :; do sleep 0.05; done"
-        );
+/// `nomadctx exec prod -- bash -c SCRIPT` started as a shell starts a job (in a process
+/// group of its own), with its standard output read line by line. Dropping it kills the
+/// whole group, so that a failed test leaves no stopped process behind.
+struct Job {
+    nomadctx: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Job {
+    fn start(world: &World, script: &str) -> Self {
         let mut run = world
             .cmd()
-            .args(["exec", "prod", "--", "bash", "-c", &script])
+            .args(["exec", "prod", "--", "bash", "-c", script])
             .cmd;
-        let mut child = run
+        let mut nomadctx = run
+            .process_group(0)
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        assert_eq!(lines.next().unwrap().unwrap(), "ready");
-        let killed = std::process::Command::new("kill")
-            .args([format!("-{signal}"), child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        assert_eq!(lines.next().unwrap().unwrap(), format!("got-{signal}"));
-        assert_eq!(child.wait().unwrap().code(), Some(3), "{signal}");
+        let lines = BufReader::new(nomadctx.stdout.take().unwrap()).lines();
+        Self { nomadctx, lines }
     }
+
+    fn pid(&self) -> u32 {
+        self.nomadctx.id()
+    }
+
+    /// The command's next line of output; fails the test when there is none.
+    fn line(&mut self) -> String {
+        match self.lines.next() {
+            Some(line) => line.unwrap(),
+            None => panic!("the command ended without another line of output"),
+        }
+    }
+
+    /// Sends `signal` (a name, as `kill` takes it) to nomadctx alone.
+    fn signal(&self, signal: &str) {
+        signal_pid(self.pid(), signal);
+    }
+
+    fn exit_code(&mut self) -> Option<i32> {
+        self.nomadctx.wait().unwrap().code()
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.pid());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.nomadctx.wait();
+    }
+}
+
+fn signal_pid(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
+/// A shell loop that ends by itself, so that a signal that never arrives fails the test
+/// instead of hanging it.
+const WAIT_A_WHILE: &str =
+    "end=$((SECONDS + 30)); while [ $SECONDS -lt $end ]; do sleep 0.05; done; echo timed-out";
+
+/// Issue 11, case 6: every signal a process can catch, sent to nomadctx alone (by kill, a
+/// supervisor, a timeout), reaches the command, and nomadctx exits with its status.
+/// SIGUSR1, SIGUSR2, SIGALRM and SIGABRT used to kill nomadctx and leave the command
+/// running with a dead key path.
+#[test]
+fn every_catchable_signal_sent_to_nomadctx_reaches_the_command() {
+    let world = prod();
+    for signal in [
+        "HUP", "INT", "QUIT", "TERM", "USR1", "USR2", "ALRM", "ABRT", "PIPE", "URG", "XCPU",
+        "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR",
+    ] {
+        let mut job = Job::start(
+            &world,
+            &format!("trap 'echo got-{signal}; exit 3' {signal}; echo ready; {WAIT_A_WHILE}"),
+        );
+        assert_eq!(job.line(), "ready");
+        job.signal(signal);
+        assert_eq!(job.line(), format!("got-{signal}"));
+        assert_eq!(job.exit_code(), Some(3), "{signal}");
+    }
+}
+
+/// A signal the command does not handle kills it, and nomadctx reports that as a shell
+/// does (128+N) instead of dying of it first.
+#[test]
+fn a_forwarded_signal_that_kills_the_command_is_its_exit_status() {
+    let world = prod();
+    for (signal, code) in [("USR1", 128 + 10), ("ALRM", 128 + 14), ("ABRT", 128 + 6)] {
+        let mut job = Job::start(&world, "echo ready; exec sleep 30");
+        assert_eq!(job.line(), "ready");
+        job.signal(signal);
+        assert_eq!(job.exit_code(), Some(code), "{signal}");
+    }
+}
+
+/// The state letter of /proc/PID/stat (R, S, T, Z, …).
+fn state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat[stat.rfind(')').unwrap() + 1..]
+        .trim_start()
+        .chars()
+        .next()
+        .unwrap()
+}
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Issue 11, case 6: `kill -TSTP` on nomadctx stopped nomadctx alone while the command
+/// ran on. Now the command stops, then nomadctx with it (as a shell sees a job stop); a
+/// SIGCONT to nomadctx continues both, and the key path still works.
+#[test]
+fn sigtstp_stops_the_command_with_nomadctx_and_sigcont_resumes_both() {
+    let world = prod();
+    let go = world.tmp.path().join("go");
+    let mut job = Job::start(
+        &world,
+        &format!(
+            "echo \"ready $$\"; end=$((SECONDS + 30)); while [ ! -e '{go}' ] && [ $SECONDS -lt $end ]; do sleep 0.02; done; head -1 \"$NOMAD_CLIENT_KEY\"",
+            go = go.display()
+        ),
+    );
+    let command: u32 = job.line().strip_prefix("ready ").unwrap().parse().unwrap();
+    let nomadctx = job.pid();
+
+    job.signal("TSTP");
+    wait_until("the command has stopped", || state(command) == 'T');
+    wait_until("nomadctx has stopped", || state(nomadctx) == 'T');
+
+    job.signal("CONT");
+    wait_until("the command runs again", || state(command) != 'T');
+    wait_until("nomadctx runs again", || state(nomadctx) != 'T');
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(job.line(), "-----BEGIN PRIVATE KEY-----");
+    assert_eq!(job.exit_code(), Some(0));
+}
+
+/// Ctrl-Z in an interactive shell stops the job (nomadctx and its command), `fg` brings it
+/// back, and the command still reads its key.
+#[test]
+fn ctrl_z_stops_the_job_and_fg_resumes_it_in_an_interactive_shell() {
+    let world = prod();
+    std::fs::write(world.home.join(".bashrc"), "PS1='$ '\n").unwrap();
+    world.terminal(
+        &[
+            Expect(r"\$ "),
+            Send(
+                "nomadctx exec prod -- sh -c 'echo ready; read line; head -1 \"$NOMAD_CLIENT_KEY\"; echo \"got $line\"'\r",
+            ),
+            Expect("ready"),
+            Send("\x1a"),
+            Expect("Stopped"),
+            Expect(r"\$ "),
+            Send("fg\r"),
+            Expect("nomadctx exec prod"),
+            Send("hello\r"),
+            Expect("-----BEGIN PRIVATE KEY-----"),
+            Expect("got hello"),
+            Send("echo \"status=$?\"\r"),
+            Expect("status=0"),
+            Send("exit\r"),
+        ],
+        &["bash", "-i"],
+        &[],
+    );
 }
 
 /// A terminal's Ctrl-C goes to the whole foreground process group: the child must see it

@@ -3,7 +3,10 @@
 
 mod harness;
 
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use harness::{OutputExt, Step, World, pki, require_tool};
 
@@ -274,6 +277,38 @@ fn shell_runs_sh_when_shell_is_unset_and_fails_clearly_for_a_missing_shell() {
         .stderr_has("\"/nonexistent/shell\" from $SHELL for context \"staging\"");
 }
 
+/// Issue 11, case 6: a signal sent to `nomadctx shell` (here SIGUSR1, which used to kill
+/// nomadctx and leave the shell running with a dead key path) reaches the shell.
+#[test]
+fn shell_passes_signals_on_to_its_shell() {
+    let world = three_contexts();
+    let shell = world.home.join("trapping-shell");
+    write(
+        &shell,
+        "#!/bin/sh\ntrap 'echo got-USR1; exit 3' USR1\necho ready\nend=$(($(date +%s) + 30))\nwhile [ \"$(date +%s)\" -lt \"$end\" ]; do sleep 0.05; done\necho timed-out\n",
+    );
+    std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut nomadctx = world
+        .cmd()
+        .args(["shell", "prod-eu"])
+        .env("SHELL", &shell)
+        .cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(nomadctx.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let sent = std::process::Command::new("kill")
+        .args(["-USR1", &nomadctx.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(lines.next().unwrap().unwrap(), "got-USR1");
+    assert_eq!(nomadctx.wait().unwrap().code(), Some(3));
+}
+
 #[test]
 fn interactive_context_shell_shows_its_context_and_exit_returns() {
     let world = three_contexts();
@@ -285,6 +320,35 @@ fn interactive_context_shell_shows_its_context_and_exit_returns() {
             Expect("ctx<prod-us>"),
             Send("nomadctx shell prod-eu\r"),
             Expect("already a nomadctx shell"),
+            Send("exit\r"),
+            Expect("ctx<none>"),
+            Send("exit\r"),
+        ],
+        &["bash", "-i"],
+        &[],
+    );
+}
+
+/// Job control in a context shell: `suspend` stops the inner shell, nomadctx stops with it so
+/// that the outer shell gets its prompt back (it used to wait for ever), and `fg` resumes the
+/// context shell with its key path still readable.
+#[test]
+fn suspend_in_a_context_shell_returns_to_the_outer_shell_and_fg_resumes_it() {
+    let world = three_contexts();
+    bash_with_init(&world);
+    world.terminal(
+        &[
+            Expect("ctx<none>"),
+            Send("nomadctx shell prod-us\r"),
+            Expect("ctx<prod-us>"),
+            Send("suspend\r"),
+            Expect("Stopped"),
+            Expect("ctx<none>"),
+            Send("fg\r"),
+            Send("\r"),
+            Expect("ctx<prod-us>"),
+            Send("head -1 \"$NOMAD_CLIENT_KEY\"\r"),
+            Expect("-----BEGIN PRIVATE KEY-----"),
             Send("exit\r"),
             Expect("ctx<none>"),
             Send("exit\r"),

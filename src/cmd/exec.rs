@@ -5,14 +5,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use nix::errno::Errno;
-use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
-use nix::sys::signal::{SigSet, Signal, kill};
-use nix::sys::wait::{WaitStatus, waitpid};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-use signal_hook::iterator::SignalsInfo;
-use signal_hook::iterator::exfiltrator::WithOrigin;
-use signal_hook::low_level::siginfo::Cause;
 use zeroize::Zeroizing;
 
 use crate::cli::ExecArgs;
@@ -21,12 +13,7 @@ use crate::context::{EnvVar, environment, matches_pattern};
 use crate::keychain::Keychain;
 use crate::runtime::ChildKey;
 use crate::store::Config;
-
-/// What a shell reports for a command it cannot find, or cannot run.
-const NOT_FOUND: u8 = 127;
-const NOT_EXECUTABLE: u8 = 126;
-/// Exit codes from 129 up mean the command was killed by a signal.
-const KILLED_BY_SIGNAL: u8 = 128;
+use crate::supervise::{KILLED_BY_SIGNAL, NOT_FOUND, Supervisor};
 
 pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
     let config = app.load()?;
@@ -55,6 +42,7 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
         path: &path,
         program,
         args: rest,
+        supervisor: Supervisor::default(),
     };
     if !many {
         return run.in_context(&names[0], &[]);
@@ -114,11 +102,13 @@ pub struct Run<'a> {
     pub path: &'a Path,
     pub program: &'a OsStr,
     pub args: &'a [OsString],
+    pub supervisor: Supervisor,
 }
 
 impl Run<'_> {
     /// Runs the command with `name`'s variables (and `extra` ones) and returns its exit code.
     pub fn in_context(&self, name: &str, extra: &[EnvVar]) -> Result<u8> {
+        self.supervisor.idle();
         let context = self.config.get(name)?.clone();
         let (context, secrets) = Secrets::fetch(&self.app.store, self.keychain, name, context)?;
         let context = &context;
@@ -153,7 +143,7 @@ impl Run<'_> {
         for arg in self.args {
             argv.push(c_string(arg.as_bytes())?);
         }
-        let code = supervise(self.path, &argv, env, self.program)?;
+        let code = self.supervisor.run(self.path, &argv, env, self.program)?;
         // The key stays readable until the command (and whatever it waited for) has finished.
         drop(key);
         Ok(code)
@@ -189,64 +179,4 @@ impl AsRef<CStr> for EnvEntry {
 
 fn c_string(bytes: &[u8]) -> Result<CString> {
     CString::new(bytes).context("an argument holds a NUL byte")
-}
-
-/// Starts the child with posix_spawn (signal dispositions reset to default, so it does not
-/// inherit Rust's ignored SIGPIPE, and an empty signal mask), wipes the environment block,
-/// forwards signals sent to nomadctx, and returns the exit code (128+N when signal N killed
-/// it).
-fn supervise(path: &Path, argv: &[CString], env: Vec<EnvEntry>, program: &OsStr) -> Result<u8> {
-    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])
-        .context("could not set up signal forwarding")?;
-    let handle = signals.handle();
-    let mut attr = PosixSpawnAttr::init().context("could not prepare to start the command")?;
-    attr.set_sigdefault(&SigSet::all())
-        .and_then(|()| attr.set_sigmask(&SigSet::empty()))
-        .and_then(|()| {
-            attr.set_flags(
-                PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK,
-            )
-        })
-        .context("could not prepare to start the command")?;
-    let actions =
-        PosixSpawnFileActions::init().context("could not prepare to start the command")?;
-    let spawned = posix_spawn(path, &actions, &attr, argv, &env);
-    drop(env);
-    let pid = match spawned {
-        Ok(pid) => pid,
-        Err(errno) => {
-            eprintln!("nomadctx: could not run {program:?}: {}", errno.desc());
-            return Ok(if errno == Errno::EACCES {
-                NOT_EXECUTABLE
-            } else {
-                NOT_FOUND
-            });
-        }
-    };
-    let forwarder = std::thread::spawn(move || {
-        for origin in signals.forever() {
-            // A terminal's Ctrl-C, Ctrl-\ or hang-up comes from the kernel to the whole
-            // foreground process group, child included; forwarding it too would deliver it
-            // twice. Signals sent to nomadctx alone (kill, a supervisor) are passed on.
-            if matches!(origin.cause, Cause::Sent(_))
-                && let Ok(signal) = Signal::try_from(origin.signal)
-            {
-                let _ = kill(pid, signal);
-            }
-        }
-    });
-    let status = loop {
-        match waitpid(pid, None) {
-            Err(Errno::EINTR) => continue,
-            Ok(WaitStatus::Exited(_, code)) => break code as u8,
-            Ok(WaitStatus::Signaled(_, signal, _)) => {
-                break 128u8.saturating_add(signal as i32 as u8);
-            }
-            Ok(_) => continue,
-            Err(e) => return Err(e).context("could not wait for the command"),
-        }
-    };
-    handle.close();
-    let _ = forwarder.join();
-    Ok(status)
 }

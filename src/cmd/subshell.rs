@@ -9,6 +9,7 @@ use crate::cli::ShellArgs;
 use crate::cmd::App;
 use crate::cmd::exec::Run;
 use crate::context::{SHELL_VAR, non_empty_env};
+use crate::supervise::Supervisor;
 
 /// Used when $SHELL is unset or empty.
 const FALLBACK_SHELL: &str = "/bin/sh";
@@ -39,6 +40,7 @@ pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
         path: &path,
         program: &program,
         args: &[],
+        supervisor: Supervisor::default(),
     };
     run.in_context(&name, &[(SHELL_VAR, Some(Zeroizing::new(name.clone())))])
 }

@@ -1,0 +1,250 @@
+//! Runs a command as nomadctx's child: starts it, passes signals and job control on to it,
+//! and reports how it ended.
+
+use std::cell::OnceCell;
+use std::ffi::{CStr, CString, OsStr};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use anyhow::{Context as _, Result};
+use nix::errno::Errno;
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
+use nix::sys::signal::{SigSet, Signal, kill, raise};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook::iterator::{Handle, SignalsInfo};
+use signal_hook::low_level::emulate_default_handler;
+use signal_hook::low_level::siginfo::{Cause, Origin};
+
+use crate::process_guard::with_user_core_limit;
+
+/// What a shell reports for a command it cannot find, or cannot run.
+pub const NOT_FOUND: u8 = 127;
+pub const NOT_EXECUTABLE: u8 = 126;
+/// Exit codes from 129 up mean the command was killed by a signal.
+pub const KILLED_BY_SIGNAL: u8 = 128;
+
+/// Every signal nomadctx passes on to its command: all that a process can catch, except
+/// those that report a fault of nomadctx's own (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP,
+/// SIGSYS), SIGCHLD (the command's own state changes, which nomadctx waits for), SIGCONT
+/// (nomadctx continues the command itself when it is continued) and the real-time signals,
+/// which `nix` cannot name.
+const FORWARDED: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGABRT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGPIPE,
+    Signal::SIGALRM,
+    Signal::SIGTERM,
+    Signal::SIGTSTP,
+    Signal::SIGTTIN,
+    Signal::SIGTTOU,
+    Signal::SIGURG,
+    Signal::SIGXCPU,
+    Signal::SIGXFSZ,
+    Signal::SIGVTALRM,
+    Signal::SIGPROF,
+    Signal::SIGWINCH,
+    Signal::SIGIO,
+    #[cfg(target_os = "linux")]
+    Signal::SIGPWR,
+    #[cfg(target_os = "macos")]
+    Signal::SIGINFO,
+];
+
+/// Where nomadctx is in running commands, as the signal forwarder sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// No command yet, or between two (`exec --all` fetching the next context's secrets): a
+    /// signal does what it does by default.
+    Idle,
+    Running(Pid),
+    /// The command has ended and nomadctx is about to report it: signals are ignored, so
+    /// that the Ctrl-C that killed the command does not kill nomadctx before it says so.
+    Finished,
+}
+
+/// Runs commands one after another and forwards the signals nomadctx receives to the one
+/// running, from its first command until it is dropped.
+#[derive(Debug)]
+pub struct Supervisor {
+    state: Arc<Mutex<State>>,
+    forwarder: OnceCell<Forwarder>,
+}
+
+#[derive(Debug)]
+struct Forwarder {
+    handle: Handle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Default for Supervisor {
+    fn default() -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State::Idle)),
+            forwarder: OnceCell::new(),
+        }
+    }
+}
+
+impl Supervisor {
+    /// Until the next command starts, signals act as if nomadctx had no command.
+    pub fn idle(&self) {
+        self.set(State::Idle);
+    }
+
+    /// Starts the command at `path` with posix_spawn (signal dispositions reset to default,
+    /// so that it does not inherit Rust's ignored SIGPIPE, an empty signal mask, and the
+    /// user's core size limit), wipes the environment block, and waits for the command. It
+    /// returns the command's exit code, 128+N when signal N killed it, and 126 or 127 (as a
+    /// shell does) when it could not be started.
+    ///
+    /// Job control follows the command: when it stops, nomadctx stops too, and when nomadctx
+    /// is continued, it continues the command (see [`stop_with`]).
+    pub fn run<E: AsRef<CStr>>(
+        &self,
+        path: &Path,
+        argv: &[CString],
+        env: Vec<E>,
+        program: &OsStr,
+    ) -> Result<u8> {
+        if self.forwarder.get().is_none() {
+            let _ = self
+                .forwarder
+                .set(Forwarder::start(Arc::clone(&self.state))?);
+        }
+        let mut attr = PosixSpawnAttr::init().context("could not prepare to start the command")?;
+        attr.set_sigdefault(&SigSet::all())
+            .and_then(|()| attr.set_sigmask(&SigSet::empty()))
+            .and_then(|()| {
+                attr.set_flags(
+                    PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF
+                        | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK,
+                )
+            })
+            .context("could not prepare to start the command")?;
+        let actions =
+            PosixSpawnFileActions::init().context("could not prepare to start the command")?;
+        // The state stays locked until the command's pid is in it: a signal that arrives
+        // meanwhile waits for the command rather than acting on nomadctx alone.
+        let spawned = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let spawned = with_user_core_limit(|| posix_spawn(path, &actions, &attr, argv, &env));
+            if let Ok(pid) = spawned {
+                *state = State::Running(pid);
+            }
+            spawned
+        };
+        drop(env);
+        let pid = match spawned {
+            Ok(pid) => pid,
+            Err(errno) => {
+                eprintln!("nomadctx: could not run {program:?}: {}", errno.desc());
+                return Ok(if errno == Errno::EACCES {
+                    NOT_EXECUTABLE
+                } else {
+                    NOT_FOUND
+                });
+            }
+        };
+        let status = wait_following_job_control(pid);
+        self.set(State::Finished);
+        status
+    }
+
+    fn set(&self, state: State) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = state;
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        if let Some(mut forwarder) = self.forwarder.take() {
+            forwarder.handle.close();
+            if let Some(thread) = forwarder.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Forwarder {
+    fn start(state: Arc<Mutex<State>>) -> Result<Self> {
+        let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED.iter().map(|s| *s as i32))
+            .context("could not set up signal forwarding")?;
+        let handle = signals.handle();
+        let thread = std::thread::spawn(move || {
+            for origin in signals.forever() {
+                let now = *state.lock().unwrap_or_else(PoisonError::into_inner);
+                act_on(&origin, now);
+            }
+        });
+        Ok(Self {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// What a signal that reached nomadctx does, given where nomadctx is.
+fn act_on(origin: &Origin, state: State) {
+    let Ok(signal) = Signal::try_from(origin.signal) else {
+        return;
+    };
+    let sender = match origin.cause {
+        Cause::Sent(_) => origin.process.as_ref().map(|p| p.pid),
+        _ => None,
+    };
+    // nomadctx's own: the kernel's SIGPIPE for a write to a closed pipe (Rust ignores it),
+    // abort(), which goes on to end the process by itself.
+    if sender == Some(std::process::id() as i32) {
+        return;
+    }
+    match state {
+        // Rust ignores SIGPIPE (a closed stdout is an error to report, not a death).
+        State::Idle if signal != Signal::SIGPIPE => {
+            let _ = emulate_default_handler(origin.signal);
+        }
+        // A terminal's signals (Ctrl-C, Ctrl-Z, Ctrl-\, a hang-up, a resize) come from the
+        // kernel to the whole foreground process group, the command included: passing them
+        // on would deliver them twice. So would bouncing back what the command sent to us
+        // (`kill 0`, `kill $PPID`). Everything else was meant for the command.
+        State::Running(child) => {
+            if sender.is_some_and(|pid| pid != child.as_raw()) {
+                let _ = kill(child, signal);
+            }
+        }
+        State::Idle | State::Finished => {}
+    }
+}
+
+/// Waits for the command to end, stopping and continuing with it as job control asks.
+fn wait_following_job_control(pid: Pid) -> Result<u8> {
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WUNTRACED)) {
+            Err(Errno::EINTR) => continue,
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                return Ok(KILLED_BY_SIGNAL.saturating_add(signal as i32 as u8));
+            }
+            Ok(WaitStatus::Stopped(..)) => stop_with(pid),
+            Ok(_) => continue,
+            Err(e) => return Err(e).context("could not wait for the command"),
+        }
+    }
+}
+
+/// Stops nomadctx as its command has stopped (Ctrl-Z, a kill -TSTP passed on, a shell's
+/// `suspend`), so that the shell that started nomadctx sees the job stop, and continues the
+/// command once nomadctx is continued (fg, bg, kill -CONT).
+fn stop_with(command: Pid) {
+    // The default action of a stop signal, which nomadctx's handlers replaced; raise returns
+    // once nomadctx is continued. (A shell reports the job as "Stopped (signal)".)
+    let _ = raise(Signal::SIGSTOP);
+    let _ = kill(command, Signal::SIGCONT);
+}
