@@ -525,4 +525,9 @@ fn without_a_secret_service_the_error_is_short_and_names_the_choices() {
         );
     }
     assert!(world.config().contexts.is_empty());
+    let doctor = world.cmd().arg("doctor").fails();
+    doctor
+        .stderr_has("could not list nomadctx's items: there is no Secret Service here")
+        .stderr_has("\"Headless Linux\" in the README");
+    assert!(!doctor.stderr_text().contains("\"*\""), "{}", doctor.stderr_text());
 }
