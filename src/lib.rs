@@ -1,5 +1,6 @@
 //! The modules behind the `nomadctx` binary. They are a library only so that the fuzz
-//! targets under fuzz/ can reach the config and PEM parsers; there is no stable API.
+//! targets under fuzz/ can reach the config, PEM and HTTP response parsers; there is no
+//! stable API.
 
 pub mod change;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod kernel_keyring;
 pub mod keychain;
 pub mod migrate;
 pub mod picker;
+pub mod probe;
 pub mod process_guard;
 pub mod runtime;
 pub mod secret;
@@ -19,5 +21,6 @@ pub mod shell;
 pub mod shell_process;
 pub mod store;
 pub mod supervise;
+pub mod text;
 pub mod tls;
 pub mod trust;

@@ -3,6 +3,10 @@
 
 mod harness;
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
 use harness::{OutputExt, Server, World, add_with, pki};
 
 fn context_for(world: &World, name: &str, address: &str, extra: &[&str]) {
@@ -329,4 +333,341 @@ fn a_rustls_server_that_demands_client_certificates() {
         .args(["check", "nocert"])
         .fails()
         .stderr_has("rejected our client certificate");
+}
+
+/// A plain-HTTP server in a thread of the test that reads each request's head and lets
+/// `answer` reply to its path however it likes. It serves at most `connections`
+/// connections, so a failed test cannot leave it behind for long.
+fn hostile_server(
+    connections: usize,
+    answer: impl Fn(&str, &mut TcpStream) + Send + 'static,
+) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut tcp in listener.incoming().take(connections).flatten() {
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tcp.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request);
+            let path = text.split(' ').nth(1).unwrap_or_default().to_owned();
+            answer(&path, &mut tcp);
+        }
+    });
+    port
+}
+
+/// A whole HTTP/1.1 answer with a JSON body.
+fn json_answer(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Nomad-shaped answers to both requests of `check`, with `version`, `region` and `leader`
+/// as JSON string contents (escapes allowed).
+fn agent(version: &str, region: &str, leader: &str) -> impl Fn(&str, &mut TcpStream) + use<> {
+    let self_body =
+        format!(r#"{{"config":{{"Version":{{"Version":"{version}"}},"Region":"{region}"}}}}"#);
+    let leader_body = format!("\"{leader}\"");
+    move |path, tcp| {
+        let body = if path == "/v1/status/leader" {
+            &leader_body
+        } else {
+            &self_body
+        };
+        let _ = tcp.write_all(json_answer(body).as_bytes());
+    }
+}
+
+fn plain_context(world: &World, name: &str, port: u16) {
+    world
+        .cmd()
+        .args([
+            "add",
+            name,
+            "--address",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .succeeds();
+}
+
+/// Issue 11, case 2: a server that streams without end is cut off at the size cap (it grew
+/// nomadctx to 2.1 GB in 6 s before), well inside the deadline.
+#[test]
+fn a_server_that_streams_without_end_meets_the_size_cap() {
+    let world = World::new();
+    let port = hostile_server(2, |_, tcp| {
+        let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n");
+        let block = vec![b'x'; 64 * 1024];
+        // 256 MiB at most; nomadctx hangs up after 1 MiB and the next write fails.
+        for _ in 0..4096 {
+            if tcp.write_all(&block).is_err() {
+                break;
+            }
+        }
+    });
+    plain_context(&world, "stream", port);
+    let start = Instant::now();
+    let out = world.cmd().args(["check", "stream"]).fails();
+    assert_eq!(out.code(), 1);
+    out.stderr_has("context \"stream\"")
+        .stderr_has("sent more than 1 MiB")
+        .stderr_has("probably not a Nomad agent");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// Issue 11, case 2: a server that sends one byte every 2 s no longer keeps `check` alive
+/// (each byte used to restart a 5 s read timeout); the whole check ends at its 10 s deadline.
+#[test]
+fn a_server_that_drips_meets_the_deadline() {
+    let world = World::new();
+    let port = hostile_server(2, |_, tcp| {
+        // 30 s at most; nomadctx hangs up at its deadline and a write fails soon after.
+        for byte in json_answer("{}").bytes().take(15) {
+            if tcp.write_all(&[byte]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    });
+    plain_context(&world, "drip", port);
+    let start = Instant::now();
+    let out = world.cmd().args(["check", "drip"]).fails();
+    let elapsed = start.elapsed();
+    assert_eq!(out.code(), 1);
+    out.stderr_has("context \"drip\"")
+        .stderr_has("no complete answer")
+        .stderr_has("within 10 seconds")
+        .stderr_has("too slow");
+    // Generous: the deadline is 10 s; the drip would last 30 s.
+    assert!(elapsed < Duration::from_secs(22), "{elapsed:?}");
+}
+
+/// Issue 11, case 2: a chunk size of 2^64-1 panicked the decoder (exit 101) and with it
+/// `check --all`; now it is a malformed answer for that context alone.
+#[test]
+fn a_huge_chunk_size_is_an_error_not_a_panic() {
+    let world = World::new();
+    let overflow = hostile_server(4, |_, tcp| {
+        let _ = tcp.write_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nffffffffffffffff\r\nab\r\n0\r\n\r\n",
+        );
+    });
+    let good = hostile_server(4, agent("1.9.3", "global", "127.0.0.1:4647"));
+    plain_context(&world, "a-overflow", overflow);
+    plain_context(&world, "b-good", good);
+    let out = world.cmd().args(["check", "a-overflow"]).fails();
+    assert_eq!(out.code(), 1, "{}", out.stderr_text());
+    out.stderr_has("did not answer as a Nomad agent")
+        .stderr_has("malformed");
+
+    let all = world.cmd().args(["check", "--all"]).fails();
+    assert_eq!(all.code(), 1, "{}", all.stderr_text());
+    all.stdout_has("a-overflow\tFAILED")
+        .stdout_has("b-good\tOK (Nomad 1.9.3, region global)")
+        .stderr_has("1 of 2 contexts failed");
+}
+
+/// Issue 11, case 2: what the server says is printed escaped: an OSC 52 clipboard write, a
+/// screen clear, a cursor-up that would overwrite lines with a forged "OK", C1 CSI and a
+/// right-to-left override reach the terminal as visible `\u{..}` escapes.
+#[test]
+fn what_the_server_says_cannot_drive_the_terminal() {
+    let world = World::new();
+    let facts = hostile_server(
+        8,
+        agent(
+            r"1.9\u001b]52;c;aGk=\u0007",
+            r"eu\u001b[2J\u009b2J\u202elabolg",
+            r#"\u001b[1A\rcontext \"prod\": OK\u2066"#,
+        ),
+    );
+    plain_context(&world, "hostile", facts);
+    let forbidden = ['\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{202e}', '\u{2066}'];
+    let clean = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains(forbidden),
+            "raw control characters in {text:?}"
+        );
+    };
+    let out = world.cmd().args(["check", "hostile"]).succeeds();
+    clean(&out.stdout);
+    clean(&out.stderr);
+    out.stdout_has(r"1.9\u{1b}]52;c;aGk=\u{7}")
+        .stdout_has(r"eu\u{1b}[2J\u{9b}2J\u{202e}labolg")
+        .stdout_has(r#"\u{1b}[1A\u{d}context "prod": OK\u{2066}"#);
+    let all = world.cmd().args(["check", "--all"]).succeeds();
+    clean(&all.stdout);
+    all.stdout_has(&format!(
+        "hostile\tOK (Nomad {}",
+        r"1.9\u{1b}]52;c;aGk=\u{7}, region eu\u{1b}[2J"
+    ));
+
+    // What a failure quotes of the answer is escaped too.
+    let garbage = hostile_server(2, |_, tcp| {
+        let _ = tcp.write_all(b"\x1b]52;c;aGk=\x07\x1b[2J\r\n\r\n");
+    });
+    plain_context(&world, "garbage", garbage);
+    let out = world.cmd().args(["check", "garbage"]).fails();
+    clean(&out.stderr);
+    out.stderr_has(r"not HTTP (it begins")
+        .stderr_has(r"\u{1b}]52;c;aGk=\u{7}\u{1b}[2J");
+}
+
+/// Issue 11, case 2: every address a name resolves to is tried in turn, as Nomad's Go
+/// client does, so `localhost` works with an agent on 127.0.0.1 wherever ::1 comes first
+/// (the order itself is proven by a unit test in src/probe.rs, since this machine's
+/// resolver may not list ::1 at all).
+#[test]
+fn localhost_reaches_an_agent_on_127_0_0_1() {
+    let world = World::new();
+    let port = hostile_server(4, agent("1.9.3", "global", "127.0.0.1:4647"));
+    world
+        .cmd()
+        .args([
+            "add",
+            "local",
+            "--address",
+            &format!("http://localhost:{port}"),
+        ])
+        .succeeds();
+    world
+        .cmd()
+        .args(["check", "local"])
+        .succeeds()
+        .stdout_has("OK, http://localhost:")
+        .stdout_has("1.9.3");
+}
+
+/// Issue 11, case 10: the expiry warning was printed twice (by the secret fetch and again
+/// by `check`); once is enough when the certificate and the config agree on the date.
+#[test]
+fn check_warns_once_about_an_expiring_certificate() {
+    let server = Server::start("ca.pem", "server", false);
+    let world = World::new();
+    add_with(&world, "soon", &pki().identity("soon"), &[]);
+    world
+        .cmd()
+        .args(["set", "soon", "--address", &server.url("127.0.0.1")])
+        .succeeds();
+    let out = world.cmd().args(["check", "soon"]).succeeds();
+    out.stdout_has("OK");
+    assert_eq!(
+        out.stderr_text().matches("expires on").count(),
+        1,
+        "{}",
+        out.stderr_text()
+    );
+}
+
+/// Issue 11, case 2: `show` prints a certificate's names, subject and issuer escaped; its
+/// JSON keeps the exact values with nothing a terminal acts on.
+#[test]
+fn show_escapes_what_a_certificate_says() {
+    let world = World::new();
+    let pki = pki();
+    let dir = world.home.join("hostile-cert");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sans = "DNS:evil\x1b]52;c;aGk=\x07.example,DNS:up\x1b[1Ahere";
+    std::fs::write(
+        dir.join("cli.ext"),
+        format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName={sans}\n"
+        ),
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            out.stderr_text()
+        );
+    };
+    let (ca, ca_key) = (pki.path("ca.pem"), pki.path("ca-key.pem"));
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        "cli-key.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-new",
+        "-utf8",
+        "-key",
+        "cli-key.pem",
+        "-out",
+        "cli.csr",
+        "-subj",
+        "/CN=cli.\u{202e}lived\x1b[2J",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "cli.csr",
+        "-CA",
+        ca.to_str().unwrap(),
+        "-CAkey",
+        ca_key.to_str().unwrap(),
+        "-out",
+        "cli.pem",
+        "-days",
+        "200",
+        "-extfile",
+        "cli.ext",
+    ]);
+    let id = harness::Identity {
+        ca,
+        cert: dir.join("cli.pem"),
+        key: dir.join("cli-key.pem"),
+    };
+    add_with(&world, "evil", &id, &[]);
+    let out = world.cmd().args(["show", "evil"]).succeeds();
+    let text = out.stdout_text();
+    assert!(
+        !text.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+        "raw control characters in {text:?}"
+    );
+    out.stdout_has(r"DNS:evil\u{1b}]52;c;aGk=\u{7}.example, DNS:up\u{1b}[1Ahere")
+        .stdout_has(r"CN=cli.\u{202e}lived");
+
+    let json = world.cmd().args(["show", "evil", "--json"]).succeeds();
+    let text = json.stdout_text();
+    assert!(
+        !text.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+        "raw control characters in {text:?}"
+    );
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        value["client_certificate"]["sans"][0],
+        "DNS:evil\x1b]52;c;aGk=\x07.example"
+    );
+    assert!(
+        value["client_certificate"]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("CN=cli.\u{202e}lived")
+    );
 }

@@ -1,12 +1,13 @@
 //! `nomadctx show`: one context in full, secrets reported as present or missing, never shown.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::cli::ShowArgs;
 use crate::cmd::list::View;
 use crate::cmd::{App, print};
 use crate::keychain::{Item, ItemRef, SERVICE};
+use crate::text::{printable, printable_json};
 use crate::tls;
 
 #[derive(Debug, Serialize)]
@@ -56,27 +57,25 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
         client_certificate: client_certificate(app, &name, context)?,
     };
     if args.json {
-        return print(&format!("{}\n", serde_json::to_string_pretty(&details)?));
+        let json = serde_json::to_string_pretty(&details)?;
+        return print(&format!("{}\n", printable_json(&json)));
     }
-    let durable = if keychain.backend().is_durable() {
-        ""
-    } else {
-        " (lost at reboot)"
-    };
+    let durable = keychain.backend().is_durable();
     let secret_line = |stored: Option<bool>, item: Item| match (item_of(item), stored) {
         (None, _) => "none".to_owned(),
         (Some(i), Some(true)) => format!(
-            "stored in {}{durable} (item {SERVICE}/{})",
+            "stored in {} as item {SERVICE}/{}{}",
             details.keychain,
-            keychain.account(&i)
+            keychain.account(&i),
+            if durable { "" } else { "; lost at reboot" }
         ),
         (Some(_), Some(false)) => format!(
             "MISSING from {}{}; store it again with `nomadctx set {name} {}`",
             details.keychain,
-            if durable.is_empty() {
+            if durable {
                 ""
             } else {
-                " (lost at reboot: the kernel keyring keeps nothing across one)"
+                ", which loses everything at reboot"
             },
             match item {
                 Item::ClientKey => "--key FILE",
@@ -104,7 +103,7 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
         ("current", details.view.current.to_string()),
         ("default", details.view.default.to_string()),
     ] {
-        out.push_str(&format!("{label:<16} {value}\n"));
+        out.push_str(&format!("{label:<16} {}\n", printable(&value)));
     }
     if let Some(cert) = &details.client_certificate {
         out.push_str("client certificate:\n");
@@ -125,7 +124,7 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
             ("key type", cert.key_type.clone()),
             ("sha-256", cert.sha256.clone()),
         ] {
-            out.push_str(&format!("  {label:<14} {value}\n"));
+            out.push_str(&format!("  {label:<14} {}\n", printable(&value)));
         }
     }
     print(&out)
@@ -140,13 +139,14 @@ fn client_certificate(
     let Some(path) = app.store.client_cert_file(context) else {
         return Ok(None);
     };
-    let in_context = |e: anyhow::Error| {
-        anyhow::anyhow!(
-            "context {name:?}: {e:#}; store it again with `nomadctx set {name} --cert FILE --key FILE`"
+    let remedy = || {
+        format!(
+            "context {name:?}: the stored client certificate cannot be read; store it again with `nomadctx set {name} --cert FILE --key FILE`"
         )
     };
-    let certs = tls::read_certificates(&path, "stored certificate").map_err(in_context)?;
+    let certs = tls::read_certificates(&path, "stored certificate").with_context(remedy)?;
     let details = tls::certificate_details(&certs[0])
-        .map_err(|e| in_context(e.context(format!("stored certificate {}", path.display()))))?;
+        .with_context(|| format!("stored certificate {}", path.display()))
+        .with_context(remedy)?;
     Ok(Some(details))
 }
