@@ -627,3 +627,127 @@ fn hand_edited_expiry_times_are_shown_not_panicked_on() {
             .stderr_has("expired on");
     }
 }
+
+/// Issue 11: every value a hand edit can reach, set to something hostile (huge, negative,
+/// empty, NUL, terminal controls, bidi, very long), never panics a reading command: each
+/// either works or says what is wrong, and `show` prints no raw control character.
+#[test]
+fn hostile_hand_edited_values_never_panic_a_reader() {
+    let world = World::new();
+    add_with(
+        &world,
+        "prod",
+        &pki().identity("ec"),
+        &["--region", "eu", "--namespace", "web"],
+    );
+    world
+        .cmd()
+        .args(["set", "prod", "--token-stdin"])
+        .stdin("tok-hand-edit")
+        .succeeds();
+    let config = world.config_dir.join("config.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    let table: toml::Table = toml::from_str(&good).unwrap();
+
+    let long = "x".repeat(100_000);
+    let strings = [
+        "",
+        "\0",
+        "\u{1b}]52;c;aGk=\u{7}\u{1b}[2J\u{1b}[1A",
+        "\u{9b}2J\u{85}\u{7f}",
+        "abc\u{202e}fed\u{2066}",
+        "-1",
+        "../../../etc/passwd",
+        "https://[::1",
+        "http://127.0.0.1:1/\u{1b}[2J",
+        &long,
+    ];
+    let strings = strings.map(|s| toml::Value::String(s.to_owned()));
+    let integers = [-1, 0, i64::MIN, i64::MAX, 253_402_300_800].map(toml::Value::Integer);
+    let others = [
+        toml::Value::Float(1e300),
+        toml::Value::Float(f64::NAN),
+        toml::Value::Boolean(true),
+        toml::Value::Integer(-1),
+        toml::Value::Array(Vec::new()),
+    ];
+    let context_fields = [
+        "id",
+        "address",
+        "region",
+        "namespace",
+        "tls_server_name",
+        "skip_verify",
+        "ca_version",
+        "client_version",
+        "client_cert_not_after",
+        "token_version",
+        "ca_cert",
+        "client_cert",
+        "token",
+    ];
+    let top_fields = ["store", "store_dir", "keychain", "default"];
+    let mut edits: Vec<(String, toml::Table)> = Vec::new();
+    for value in strings.iter().chain(&integers).chain(&others) {
+        for field in context_fields {
+            let mut edited = table.clone();
+            edited["contexts"]["prod"]
+                .as_table_mut()
+                .unwrap()
+                .insert(field.to_owned(), value.clone());
+            edits.push((format!("{field} = {value}"), edited));
+        }
+        for field in top_fields {
+            let mut edited = table.clone();
+            edited.insert(field.to_owned(), value.clone());
+            edits.push((format!("{field} = {value}"), edited));
+        }
+    }
+    // Hostile context names, the table's keys.
+    for name in ["", "\u{1b}[2J", "a\u{202e}b", &long] {
+        let mut edited = table.clone();
+        let prod = edited["contexts"]["prod"].clone();
+        edited["contexts"]
+            .as_table_mut()
+            .unwrap()
+            .insert(name.to_owned(), prod);
+        edits.push((format!("[contexts.{name:?}]"), edited));
+    }
+
+    for (what, edited) in edits {
+        let text = toml::to_string(&edited).unwrap();
+        for args in [
+            &["list"][..],
+            &["list", "--json"],
+            &["show", "prod"],
+            &["show", "prod", "--json"],
+            &["current"],
+        ] {
+            std::fs::write(&config, &text).unwrap();
+            let out = world
+                .cmd()
+                .args(args)
+                .env("NOMADCTX_CONTEXT", "prod")
+                .output();
+            let stderr = out.stderr_text();
+            let shown: String = what.chars().take(80).collect();
+            assert!(
+                out.code() != 101 && !stderr.contains("panicked"),
+                "{shown}: {args:?} panicked: {stderr}"
+            );
+            assert!(
+                out.status.success() || stderr.starts_with("nomadctx: "),
+                "{shown}: {args:?} failed without a message: {stderr}"
+            );
+            if args[0] == "show" {
+                let stdout = out.stdout_text();
+                assert!(
+                    !stdout.contains(['\u{0}', '\u{1b}', '\u{9b}', '\u{202e}', '\u{2066}']),
+                    "{shown}: {args:?} printed a raw control character: {stdout:?}"
+                );
+            }
+        }
+    }
+    std::fs::write(&config, &good).unwrap();
+    world.cmd().args(["show", "prod"]).succeeds();
+}

@@ -104,7 +104,9 @@ fn table<'a>(rows: impl Iterator<Item = &'a [String; 6]> + Clone) -> String {
         let line: Vec<String> = row
             .iter()
             .zip(widths)
-            .map(|(cell, w)| format!("{cell:w$}"))
+            // Padded by hand: `{cell:w$}` panics past a width of 65,535, and a hand-edited
+            // value can be longer.
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
             .collect();
         format!("{}\n", line.join("  ").trim_end())
     })
