@@ -529,5 +529,9 @@ fn without_a_secret_service_the_error_is_short_and_names_the_choices() {
     doctor
         .stderr_has("could not list nomadctx's items: there is no Secret Service here")
         .stderr_has("\"Headless Linux\" in the README");
-    assert!(!doctor.stderr_text().contains("\"*\""), "{}", doctor.stderr_text());
+    assert!(
+        !doctor.stderr_text().contains("\"*\""),
+        "{}",
+        doctor.stderr_text()
+    );
 }
