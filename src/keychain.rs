@@ -206,7 +206,7 @@ impl std::fmt::Debug for Keychain {
 /// How long to wait for the keychain to answer, in seconds.
 const TIMEOUT_VAR: &str = "NOMADCTX_KEYCHAIN_TIMEOUT";
 
-/// A timeout a user may set: seconds, more than none and at most an hour (`inf`, `1e300` or
+/// A timeout a user may set: seconds, from a tenth to an hour (`inf`, `1e300` or
 /// `NaN` would overflow a Duration).
 fn timeout_from(value: &std::ffi::OsStr) -> Option<Duration> {
     value
@@ -214,7 +214,7 @@ fn timeout_from(value: &std::ffi::OsStr) -> Option<Duration> {
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+        .filter(|s| s.is_finite() && *s >= 0.1 && *s <= 3600.0)
         .map(Duration::from_secs_f64)
 }
 
@@ -223,7 +223,7 @@ impl Keychain {
         let timeout = std::env::var_os(TIMEOUT_VAR).map_or(DEFAULT_TIMEOUT, |value| {
             timeout_from(&value).unwrap_or_else(|| {
                 crate::cmd::warn(&format!(
-                    "{TIMEOUT_VAR}={} is not a number of seconds above 0 and up to 3600; waiting {} seconds",
+                    "{TIMEOUT_VAR}={} is not a number of seconds from 0.1 to 3600; waiting {} seconds",
                     value.to_string_lossy(),
                     DEFAULT_TIMEOUT.as_secs()
                 ));
@@ -698,7 +698,9 @@ mod tests {
             timeout_from("3600".as_ref()),
             Some(Duration::from_secs(3600))
         );
-        for bad in ["inf", "-inf", "NaN", "1e300", "0", "-1", "3601", "", "5s"] {
+        for bad in [
+            "inf", "-inf", "NaN", "1e300", "1e-300", "0", "-1", "3601", "", "5s",
+        ] {
             assert_eq!(timeout_from(bad.as_ref()), None, "{bad}");
         }
     }

@@ -65,8 +65,12 @@ fn runtime_dir_path() -> Result<PathBuf> {
     if is_memory_backed(Path::new(SHM)) {
         return Ok(user_dir(Path::new(SHM)));
     }
-    let dir = user_dir(&std::env::temp_dir());
-    if cfg!(target_os = "linux") && !is_memory_backed(&std::env::temp_dir()) {
+    // A relative TMPDIR would put key paths at the mercy of the current directory too.
+    let tmp = Some(std::env::temp_dir())
+        .filter(|t| t.is_absolute())
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    let dir = user_dir(&tmp);
+    if cfg!(target_os = "linux") && !is_memory_backed(&tmp) {
         warn_on_disk(&dir);
     }
     Ok(dir)
@@ -163,6 +167,7 @@ impl UseKeys {
         let entries = fs::read_dir(&self.dir)
             .with_context(|| format!("could not list {}", self.dir.display()))?;
         let mut looked_up: Vec<(ShellProcess, bool)> = Vec::new();
+        let in_use = std::cell::OnceCell::new();
         for entry in entries {
             let entry = entry.with_context(|| format!("could not list {}", self.dir.display()))?;
             let Some(owner) = entry.file_name().to_str().and_then(key_file_shell) else {
@@ -186,12 +191,44 @@ impl UseKeys {
                     exited
                 }
             };
-            if exited {
+            if exited && !in_use.get_or_init(keys_in_use).contains(&path) {
                 remove_if_present(&path)?;
             }
         }
         Ok(())
     }
+}
+
+/// The key files that running processes of this user still name in NOMAD_CLIENT_KEY. The
+/// shell a file is named after is nearly always the one that uses it, but not always: a
+/// pipe inside the command substitution (`$(nomadctx use prod | cat)`) makes it a subshell
+/// that exits at once, and a tmux server or an editor may hold a shell's variables after
+/// the shell has gone. Read only when a file of an exited shell is about to go.
+#[cfg(target_os = "linux")]
+fn keys_in_use() -> std::collections::HashSet<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    const VAR: &[u8] = b"NOMAD_CLIENT_KEY=";
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return Default::default();
+    };
+    procs
+        .flatten()
+        .filter(|p| p.file_name().as_bytes().iter().all(u8::is_ascii_digit))
+        .filter_map(|p| fs::read(p.path().join("environ")).ok())
+        .flat_map(|environ| {
+            environ
+                .split(|b| *b == 0)
+                .filter_map(|var| var.strip_prefix(VAR))
+                .map(|value| PathBuf::from(std::ffi::OsStr::from_bytes(value)))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Elsewhere a process's environment cannot be read: the shell's exit is taken as final.
+#[cfg(not(target_os = "linux"))]
+fn keys_in_use() -> std::collections::HashSet<PathBuf> {
+    Default::default()
 }
 
 /// The shell a per-shell key file was written for, from its name

@@ -26,6 +26,16 @@ const CONFIG_FILE: Private = Private {
     forbidden: SHARED_WRITE,
     at_stake: "another user could edit it and point your token and client certificate at their own server",
 };
+const LOCK_FILE: Private = Private {
+    what: "lock file",
+    forbidden: SHARED_WRITE,
+    at_stake: "another user could hold every change up",
+};
+const CERT_FILE: Private = Private {
+    what: "certificate file",
+    forbidden: SHARED_WRITE,
+    at_stake: "another user could swap the CA or certificate nomadctx hands to Nomad for their own",
+};
 const CERT_DIR: Private = Private {
     what: "certificate directory",
     forbidden: SHARED_WRITE,
@@ -165,7 +175,11 @@ impl Store {
             return Ok(());
         }
         CERT_DIR.check_dir(&self.root.join("certs"))?;
-        CERT_DIR.check_dir(&self.cert_dir(ctx.id()))
+        CERT_DIR.check_dir(&self.cert_dir(ctx.id()))?;
+        [self.ca_file(ctx), self.client_cert_file(ctx)]
+            .iter()
+            .flatten()
+            .try_for_each(|file| CERT_FILE.check_file_at(file))
     }
 
     pub fn ca_path(&self, context_id: &str, version: &str) -> PathBuf {
@@ -283,14 +297,25 @@ impl Store {
 
     /// Takes the exclusive lock that serialises writers (and creates the directory).
     pub fn lock(&self) -> Result<Lock> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        // Checked before anything is created in it, and again once it exists: a directory
+        // others can write may hold a `.lock` symlink to a file of their choosing.
+        CONFIG_DIR.check_dir_or_parent(&self.root)?;
         self.ensure_root()?;
+        CONFIG_DIR.check_dir(&self.root)?;
         let path = self.root.join(".lock");
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
+            .custom_flags((nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK).bits())
             .open(&path)
             .with_context(|| format!("could not open lock file {}", path.display()))?;
+        LOCK_FILE.check_file(&path, &file)?;
+        // Older versions made it 0644; nobody else needs to open it to hold writers up.
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("could not make {} private", path.display()))?;
         let file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, errno)| anyhow!("could not lock {}: {errno}", path.display()))?;
         Ok(Lock { _file: file })

@@ -175,6 +175,13 @@ impl Drop for Supervisor {
 
 impl Forwarder {
     fn start(state: Arc<Mutex<State>>) -> Result<Self> {
+        // A parent that ignores SIGCHLD passes that on, and the kernel would then reap the
+        // command before nomadctx can wait for its status (ECHILD). Any handler undoes it.
+        signal_hook::flag::register(
+            signal_hook::consts::SIGCHLD,
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        )
+        .context("could not set up waiting for the command")?;
         let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED.iter().map(|s| *s as i32))
             .context("could not set up signal forwarding")?;
         let handle = signals.handle();
@@ -218,6 +225,13 @@ fn act_on(origin: &Origin, state: State) {
             if sender.is_some_and(|pid| pid != child.as_raw()) {
                 let _ = kill(child, signal);
             }
+        }
+        // Stopping still works once the command has ended: a background nomadctx that
+        // writes to the terminal under `stty tostop` must stop, not retry forever.
+        State::Finished
+            if matches!(signal, Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU) =>
+        {
+            let _ = emulate_default_handler(origin.signal);
         }
         State::Idle | State::Finished => {}
     }

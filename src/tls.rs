@@ -392,8 +392,10 @@ fn decode(cert: &CertificateDer<'_>) -> Result<x509_cert::Certificate> {
         .map_err(|e| anyhow!("certificate cannot be decoded: {e}"))
 }
 
+/// The subject for messages, escaped: a certificate's names are anyone's text, and
+/// x509-cert escapes C0 controls but not C1 or bidi ones.
 fn subject(cert: &x509_cert::Certificate) -> String {
-    cert.tbs_certificate.subject.to_string()
+    crate::text::printable(&cert.tbs_certificate.subject.to_string()).into_owned()
 }
 
 fn is_ca(cert: &x509_cert::Certificate) -> bool {

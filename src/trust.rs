@@ -69,6 +69,30 @@ impl Private<'_> {
         self.check_mode(path, &meta)
     }
 
+    /// As [`Private::check_file`] for a file by its path, which must not be a symlink: a
+    /// file in a checked directory (nobody else can swap it there).
+    pub fn check_file_at(&self, path: &Path) -> Result<()> {
+        let meta = match fs::symlink_metadata(path) {
+            Ok(meta) => meta,
+            // A missing file is the reader's to report, with what to do about it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("could not inspect {} {}", self.what, path.display())
+                });
+            }
+        };
+        if !meta.is_file() {
+            bail!(
+                "{} {} is not a regular file; move it away and try again",
+                self.what,
+                path.display()
+            );
+        }
+        self.check_owner(path, &meta)?;
+        self.check_mode(path, &meta)
+    }
+
     /// As [`Private::check_dir`] for a directory nomadctx is about to create: the nearest
     /// one that exists above it must pass the checks for the directories above.
     pub fn check_dir_or_parent(&self, dir: &Path) -> Result<()> {
@@ -123,11 +147,38 @@ fn check_ancestors(path: &Path) -> Result<()> {
         if let Ok(meta) = fs::symlink_metadata(prefix)
             && meta.file_type().is_symlink()
         {
-            check_above_meta(prefix, &meta)?;
+            check_above_meta(prefix, &meta, Unmapped::Trusted)?;
         }
     }
     let real = real_path(path)?;
-    real.ancestors().skip(1).try_for_each(check_above)
+    let above = real
+        .ancestors()
+        .skip(1)
+        .map(|dir| {
+            fs::metadata(dir)
+                .map(|meta| (dir, meta))
+                .with_context(|| format!("could not inspect {}", dir.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // In a user namespace every other user shows as the overflow id: such a directory is
+    // taken for root's only above the topmost one of yours (your home), never below it.
+    let uid = nix::unistd::getuid().as_raw();
+    let topmost_own = above.iter().rposition(|(_, meta)| meta.uid() == uid);
+    above.iter().enumerate().try_for_each(|(i, (dir, meta))| {
+        let unmapped = if topmost_own.is_some_and(|own| i > own) {
+            Unmapped::Trusted
+        } else {
+            Unmapped::Refused
+        };
+        check_above_meta(dir, meta, unmapped)
+    })
+}
+
+/// Whether a directory owned by an id this user namespace does not map may pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unmapped {
+    Trusted,
+    Refused,
 }
 
 fn real_path(path: &Path) -> Result<PathBuf> {
@@ -136,14 +187,17 @@ fn real_path(path: &Path) -> Result<PathBuf> {
 
 fn check_above(dir: &Path) -> Result<()> {
     let meta = fs::metadata(dir).with_context(|| format!("could not inspect {}", dir.display()))?;
-    check_above_meta(dir, &meta)
+    check_above_meta(dir, &meta, Unmapped::Trusted)
 }
 
 /// A directory (or symlink) above nomadctx's own: yours or root's, and writable by nobody
 /// else unless sticky.
-fn check_above_meta(path: &Path, meta: &Metadata) -> Result<()> {
+fn check_above_meta(path: &Path, meta: &Metadata, unmapped: Unmapped) -> Result<()> {
     let uid = nix::unistd::getuid().as_raw();
-    if meta.uid() != uid && meta.uid() != 0 && !is_unmapped(meta.uid()) {
+    if meta.uid() != uid
+        && meta.uid() != 0
+        && !(unmapped == Unmapped::Trusted && is_unmapped(meta.uid()))
+    {
         bail!(
             "{} belongs to user id {}, who could swap what nomadctx keeps below it for their own; keep nomadctx's directories on a path of yours (or set NOMADCTX_CONFIG_DIR)",
             path.display(),

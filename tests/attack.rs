@@ -535,3 +535,83 @@ fn without_a_secret_service_the_error_is_short_and_names_the_choices() {
         doctor.stderr_text()
     );
 }
+
+#[test]
+fn writers_check_the_directory_before_creating_the_lock_file() {
+    let world = World::new();
+    context_with_token(&world, "https://127.0.0.1:4646");
+    chmod(&world.config_dir, 0o770);
+    let victim = world.tmp.path().join("created-by-the-victim");
+    let lock = world.config_dir.join(".lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    for args in [
+        &["remove", "prod"][..],
+        &["default", "prod"],
+        &["rename", "prod", "p"],
+    ] {
+        world
+            .cmd()
+            .args(args)
+            .fails()
+            .stderr_has("config directory")
+            .stderr_has("chmod 750");
+    }
+    assert!(!victim.exists(), "the lock's symlink was followed");
+    chmod(&world.config_dir, 0o700);
+    world
+        .cmd()
+        .args(["default", "prod"])
+        .fails()
+        .stderr_has("lock file");
+    std::fs::remove_file(&lock).unwrap();
+    world.cmd().args(["default", "prod"]).succeeds();
+    let mode = std::fs::metadata(&lock).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn certificate_files_others_can_write_are_refused() {
+    let world = World::new();
+    context_with_token(&world, "https://127.0.0.1:4646");
+    let ca = world.cert_file("prod", "ca");
+    chmod(&ca, 0o666);
+    world
+        .cmd()
+        .args(["use", "prod", "--shell", "bash"])
+        .fails()
+        .stderr_has("certificate file")
+        .stderr_has("chmod 644");
+}
+
+#[test]
+fn list_escapes_hand_edited_values() {
+    let world = World::new();
+    context_with_token(&world, "https://127.0.0.1:4646");
+    let config = world.config_dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let edited = text.replace(
+        "address = ",
+        "region = \"r\\u001b]52;c;aGk=\\u0007x\"\nnamespace = \"n\\u202eabc\"\naddress = ",
+    );
+    std::fs::write(&config, edited).unwrap();
+    for args in [&["list"][..], &["list", "--json"]] {
+        let out = world.cmd().args(args).succeeds();
+        let shown = out.stdout_text();
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{202e}') && !shown.contains('\u{7}'),
+            "{args:?}: {shown:?}"
+        );
+    }
+}
+
+#[test]
+fn export_p12_refuses_a_directory_path_before_asking_for_a_password() {
+    let world = World::new();
+    add_with(&world, "prod", &pki().identity("ec"), &[]);
+    world
+        .cmd()
+        .args(["export-p12", "prod", "-o", "new.p12/"])
+        .fails()
+        .stderr_has("is not a file name");
+}

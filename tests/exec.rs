@@ -421,3 +421,25 @@ sys.exit(os.waitstatus_to_exitcode(status))
     );
     assert_eq!(out.code(), 5, "nomadctx reports the child's status: {text}");
 }
+
+#[test]
+fn an_inherited_ignored_sigchld_does_not_lose_the_command_s_status() {
+    let world = World::new();
+    add_with(&world, "prod", &pki().identity("ec"), &[]);
+    // A parent that ignores SIGCHLD passes that on through exec.
+    let out = world
+        .program("python3")
+        .args([
+            "-c",
+            "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execvp(sys.argv[1], sys.argv[1:])",
+            "nomadctx",
+            "exec",
+            "prod",
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .output();
+    assert_eq!(out.code(), 3, "{}", out.stderr_text());
+}

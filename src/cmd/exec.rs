@@ -50,6 +50,9 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
 
     let mut status = 0;
     for (i, name) in names.iter().enumerate() {
+        // Between commands signals act on nomadctx itself (a `bg` job with `stty tostop`
+        // that writes a header must stop on SIGTTOU, not retry the write forever).
+        run.supervisor.idle();
         if !args.no_headers {
             print(&format!(
                 "{}==> {name} <==\n",
@@ -65,6 +68,7 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
         }
         // As xargs does: a command killed by a signal (a Ctrl-C, say) stops the whole run.
         if code > KILLED_BY_SIGNAL && i + 1 < names.len() {
+            run.supervisor.idle();
             eprintln!(
                 "nomadctx: stopping: {program:?} in context {name:?} was killed by signal {}; not run in: {}",
                 code - KILLED_BY_SIGNAL,

@@ -67,7 +67,12 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
 fn output_path(given: &Path) -> Result<PathBuf> {
     let path = std::path::absolute(given)
         .with_context(|| format!("could not resolve the output path {}", given.display()))?;
-    let Some(dir) = path.parent().filter(|_| path.file_name().is_some()) else {
+    // `new.p12/` has the file name `new.p12` to Path, but names a directory to the kernel.
+    let names_a_dir = given.as_os_str().as_encoded_bytes().ends_with(b"/");
+    let Some(dir) = path
+        .parent()
+        .filter(|_| path.file_name().is_some() && !names_a_dir)
+    else {
         bail!(
             "{} is not a file name; give -o a file, e.g. -o prod.p12",
             given.display()

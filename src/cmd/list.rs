@@ -7,6 +7,7 @@ use crate::cli::ListArgs;
 use crate::cmd::{App, print};
 use crate::context::Context;
 use crate::keychain::Backend;
+use crate::text::{printable, printable_json};
 use crate::tls;
 
 /// What `list --json` and `show --json` print for one context: no secret bytes.
@@ -58,7 +59,8 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
                 )
             })
             .collect();
-        return print(&format!("{}\n", serde_json::to_string_pretty(&views)?));
+        let json = serde_json::to_string_pretty(&views)?;
+        return print(&format!("{}\n", printable_json(&json)));
     }
     if config.contexts.is_empty() {
         eprintln!("nomadctx: {}", config.known_names());
@@ -70,10 +72,10 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
         .map(|(name, c)| {
             [
                 if is_current(name) { "*" } else { "" }.to_owned(),
-                name.clone(),
-                c.address.clone(),
-                c.region.clone().unwrap_or_default(),
-                c.namespace.clone().unwrap_or_default(),
+                printable(name).into_owned(),
+                printable(&c.address).into_owned(),
+                printable(c.region.as_deref().unwrap_or_default()).into_owned(),
+                printable(c.namespace.as_deref().unwrap_or_default()).into_owned(),
                 c.client_cert_not_after
                     .map(tls::format_day)
                     .unwrap_or_default(),
