@@ -58,15 +58,7 @@ impl Private<'_> {
         let meta = file
             .metadata()
             .with_context(|| format!("could not inspect {} {}", self.what, path.display()))?;
-        if !meta.is_file() {
-            bail!(
-                "{} {} is not a regular file; move it away and try again",
-                self.what,
-                path.display()
-            );
-        }
-        self.check_owner(path, &meta)?;
-        self.check_mode(path, &meta)
+        self.check_regular(path, &meta)
     }
 
     /// As [`Private::check_file`] for a file by its path, which must not be a symlink: a
@@ -82,15 +74,7 @@ impl Private<'_> {
                 });
             }
         };
-        if !meta.is_file() {
-            bail!(
-                "{} {} is not a regular file; move it away and try again",
-                self.what,
-                path.display()
-            );
-        }
-        self.check_owner(path, &meta)?;
-        self.check_mode(path, &meta)
+        self.check_regular(path, &meta)
     }
 
     /// As [`Private::check_dir`] for a directory nomadctx is about to create: the nearest
@@ -104,6 +88,18 @@ impl Private<'_> {
         };
         check_above(existing)?;
         check_ancestors(existing)
+    }
+
+    fn check_regular(&self, path: &Path, meta: &Metadata) -> Result<()> {
+        if !meta.is_file() {
+            bail!(
+                "{} {} is not a regular file; move it away and try again",
+                self.what,
+                path.display()
+            );
+        }
+        self.check_owner(path, meta)?;
+        self.check_mode(path, meta)
     }
 
     fn check_owner(&self, path: &Path, meta: &Metadata) -> Result<()> {
