@@ -6,7 +6,7 @@
 //! and lands later, or a failure at any step leaves at worst an orphan (named in the journal,
 //! `pending`, until it is settled), never a context whose key is missing or wrong.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
@@ -109,18 +109,21 @@ fn write_journal(store: &Store, pieces: &[Piece]) -> Result<()> {
 /// Adds pieces to the journal (once each) before they are touched.
 pub fn note(store: &Store, pieces: &[Piece]) -> Result<()> {
     let mut all = journal(store);
-    for piece in pieces {
-        if !all.contains(piece) {
-            all.push(piece.clone());
-        }
-    }
+    let mut known: BTreeSet<Piece> = all.iter().cloned().collect();
+    all.extend(
+        pieces
+            .iter()
+            .filter(|p| known.insert((*p).clone()))
+            .cloned(),
+    );
     write_journal(store, &all)
 }
 
 /// Takes settled pieces off the journal.
 pub fn settle(store: &Store, pieces: &[Piece]) -> Result<()> {
+    let settled: BTreeSet<&Piece> = pieces.iter().collect();
     let mut all = journal(store);
-    all.retain(|p| !pieces.contains(p));
+    all.retain(|p| !settled.contains(p));
     write_journal(store, &all)
 }
 
@@ -309,9 +312,14 @@ impl<'a> Transaction<'a> {
         checkpoint("config-saved")?;
         // The change is committed: what fails from here on is a warning, never an error
         // (that would say the change failed).
-        for ctx in config.contexts.values() {
+        // Only the contexts this change touched: others' links are doctor's to check.
+        let touched = config
+            .contexts
+            .values()
+            .filter(|c| self.names.contains_key(c.id()));
+        for ctx in touched {
             if let Err(e) = self.store.link_certs(ctx) {
-                crate::cmd::warn(&format!("{e:#}; `nomadctx doctor --repair` links it later"));
+                crate::text::warn(&format!("{e:#}; `nomadctx doctor --repair` links it later"));
             }
         }
         let mut settled = std::mem::take(&mut self.written);
@@ -322,7 +330,7 @@ impl<'a> Transaction<'a> {
             }
             match remove_piece(self.keychain, self.name_of(&piece), &piece) {
                 Ok(()) => settled.push(piece),
-                Err(e) => crate::cmd::warn(&format!(
+                Err(e) => crate::text::warn(&format!(
                     "{e:#}; `nomadctx doctor --repair` removes it later"
                 )),
             }
@@ -341,7 +349,7 @@ impl Drop for Transaction<'_> {
         for piece in self.written.iter().rev() {
             match remove_piece(self.keychain, self.name_of(piece), piece) {
                 Ok(()) => settled.push(piece.clone()),
-                Err(e) => crate::cmd::warn(&format!(
+                Err(e) => crate::text::warn(&format!(
                     "{e:#}; `nomadctx doctor --repair` removes it later"
                 )),
             }

@@ -266,10 +266,14 @@ pub struct AddArgs {
     pub from_env: bool,
 
     /// After the key is safely in the keychain, delete the key file it came from.
+    ///
+    /// A symlink, or a file with other hard links, is refused (the key would stay on disk).
+    /// With the kernel keyring, which loses keys at reboot, it needs --force too.
     #[arg(long)]
     pub remove_key_file: bool,
 
-    /// Replace an existing context of the same name.
+    /// Replace an existing context of the same name (and let --remove-key-file delete the
+    /// key file when the keychain is the kernel keyring).
     #[arg(long)]
     pub force: bool,
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::change::{Piece, note, pieces_of, settle};
 use crate::context::fresh_id;
 use crate::keychain::{Backend, Keychain};
-use crate::store::{Config, Lock, Store, checkpoint, write_atomic};
+use crate::store::{Config, Lock, Store, checkpoint, remove_if_present, write_atomic};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Plan {
@@ -65,14 +65,20 @@ pub fn fork(store: &Store, lock: &Lock, mut config: Config) -> Result<Config> {
         Keychain::new(backend, &plan.from),
         Keychain::new(backend, &plan.to),
     );
+    // Every item this fork may write, journaled in one write before the first of them.
+    let items: Vec<Piece> = config
+        .contexts
+        .values()
+        .flat_map(|c| pieces_of(store, c))
+        .filter(|p| matches!(p, Piece::Item(_)))
+        .collect();
+    note(store, &items)?;
     let mut copied = 0;
     for (name, ctx) in &config.contexts {
         for piece in pieces_of(store, ctx) {
             if let Piece::Item(item) = piece
                 && let Some(secret) = old.get(name, &item)?
             {
-                // Journaled under the new store, for `doctor` if the plan is replaced.
-                note(store, &[Piece::Item(item.clone())])?;
                 new.set(name, &item, &secret)?;
                 copied += 1;
                 checkpoint("fork-copied")?;
@@ -82,14 +88,9 @@ pub fn fork(store: &Store, lock: &Lock, mut config: Config) -> Result<Config> {
     config.store = Some(plan.to);
     config.store_dir = Some(here);
     store.save(&config, lock)?;
-    let items: Vec<Piece> = config
-        .contexts
-        .values()
-        .flat_map(|c| pieces_of(store, c))
-        .collect();
     settle(store, &items)?;
     checkpoint("fork-committed")?;
-    std::fs::remove_file(&path).with_context(|| format!("could not remove {}", path.display()))?;
+    remove_if_present(&path)?;
     eprintln!(
         "nomadctx: {} is a copy of another configuration's directory (or was restored or moved), so it now has keychain items of its own ({copied} secret(s) copied); the other configuration's are left alone",
         store.config_path().display()

@@ -77,30 +77,43 @@ fn is_nomad_tls_cli_cert(name: &str) -> bool {
 /// Fills what the command line left open from the NOMAD_* variables, the migration path
 /// from the guide's `~/.bash_profile`. Returns NOMAD_TOKEN when set.
 pub fn from_env(settings: &mut ContextArgs) -> Result<Option<Secret>> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let fill = |field: &mut Option<String>, name: &str| {
-        if field.is_none() {
-            *field = var(name);
+    // A value that is not UTF-8 is an error to report, not a variable to skip.
+    let var = |name: &str| -> Result<Option<String>> {
+        match std::env::var(name) {
+            Ok(v) => Ok(Some(v).filter(|v| !v.is_empty())),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                bail!("{name} is not UTF-8 text; fix the variable, or give the value as an option")
+            }
         }
     };
-    fill(&mut settings.address, "NOMAD_ADDR");
+    let path_var = |name: &str| -> Option<PathBuf> {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let fill = |field: &mut Option<String>, name: &str| -> Result<()> {
+        if field.is_none() {
+            *field = var(name)?;
+        }
+        Ok(())
+    };
+    fill(&mut settings.address, "NOMAD_ADDR")?;
     if settings.address.is_none() {
         bail!("--from-env needs NOMAD_ADDR, which is not set; set it or give --address");
     }
-    fill(&mut settings.region, "NOMAD_REGION");
-    fill(&mut settings.namespace, "NOMAD_NAMESPACE");
-    fill(&mut settings.tls_server_name, "NOMAD_TLS_SERVER_NAME");
+    fill(&mut settings.region, "NOMAD_REGION")?;
+    fill(&mut settings.namespace, "NOMAD_NAMESPACE")?;
+    fill(&mut settings.tls_server_name, "NOMAD_TLS_SERVER_NAME")?;
     if settings.ca.is_none() {
-        settings.ca = var("NOMAD_CACERT")
-            .or_else(|| var("NOMAD_CAPATH"))
-            .map(PathBuf::from);
+        settings.ca = path_var("NOMAD_CACERT").or_else(|| path_var("NOMAD_CAPATH"));
     }
     if settings.cert.is_none() && settings.key.is_none() {
-        settings.cert = var("NOMAD_CLIENT_CERT").map(PathBuf::from);
-        settings.key = var("NOMAD_CLIENT_KEY").map(PathBuf::from);
+        settings.cert = path_var("NOMAD_CLIENT_CERT");
+        settings.key = path_var("NOMAD_CLIENT_KEY");
     }
     if settings.skip_verify.is_none() {
-        settings.skip_verify = var("NOMAD_SKIP_VERIFY")
+        settings.skip_verify = var("NOMAD_SKIP_VERIFY")?
             .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
     }
     // As bytes: a token that is not UTF-8 is an error to report, not a variable to skip.

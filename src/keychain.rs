@@ -75,7 +75,9 @@ impl Backend {
             Self::SecretService => {
                 "make sure a Secret Service (gnome-keyring-daemon, KWallet or KeePassXC) is running on this session's D-Bus and its collection is unlocked, or choose the kernel keyring with NOMADCTX_KEYCHAIN=keyutils (it forgets keys at reboot)"
             }
-            Self::Keyutils => "check that this session has a kernel keyring (`keyctl show @s`)",
+            Self::Keyutils => {
+                "check that the kernel has persistent keyrings (`keyctl get_persistent @s`) and that your key quota (/proc/sys/kernel/keys/maxkeys, maxbytes) is not used up"
+            }
             Self::MacosKeychain => "unlock the login keychain in Keychain Access",
             Self::WindowsCredentialManager => {
                 "check that Credential Manager is available for this user"
@@ -222,7 +224,7 @@ impl Keychain {
     pub fn new(backend: Backend, store_id: &str) -> Self {
         let timeout = std::env::var_os(TIMEOUT_VAR).map_or(DEFAULT_TIMEOUT, |value| {
             timeout_from(&value).unwrap_or_else(|| {
-                crate::cmd::warn(&format!(
+                crate::text::warn(&format!(
                     "{TIMEOUT_VAR}={} is not a number of seconds from 0.1 to 3600; waiting {} seconds",
                     value.to_string_lossy(),
                     DEFAULT_TIMEOUT.as_secs()
@@ -255,6 +257,11 @@ impl Keychain {
 
     /// The item an account names, if it is one of this store's.
     fn parse_account(&self, account: &str) -> Option<ItemRef> {
+        // Without a store id (a config that never stored anything) nothing is ours: an empty
+        // prefix would claim any account that starts with '/'.
+        if self.store_id.is_empty() {
+            return None;
+        }
         let rest = account.strip_prefix(&self.store_id)?.strip_prefix('/')?;
         let mut parts = rest.split('/');
         let (context, kind, version) = (parts.next()?, parts.next()?, parts.next()?);
@@ -287,7 +294,7 @@ impl Keychain {
         let why = if self.backend.is_durable() {
             format!("is missing from {}", self.backend.describe())
         } else {
-            "is not in the kernel keyring, most likely lost at reboot (kernel keyring): it keeps keys only until the machine restarts".to_owned()
+            "is not in the kernel keyring, most likely lost at reboot (kernel keyring): it keeps keys until the machine restarts, or until nomadctx has not run for 3 days (persistent_keyring_expiry)".to_owned()
         };
         anyhow!(
             "the {} of {} {why} (item {SERVICE}/{}){again}",
@@ -378,9 +385,9 @@ impl Keychain {
                 failure.no_service().unwrap_or_default()
             )),
             Err(Failure::TimedOut) => Err(anyhow!(
-                "could not list nomadctx's items in {}: no answer within {:.0} seconds; {}",
+                "{} did not answer within {} when asked to list nomadctx's items; {}",
                 self.backend.describe(),
-                self.timeout.as_secs_f64(),
+                seconds(self.timeout),
                 self.backend.remedy()
             )),
             Err(failure) => Err(anyhow!(
@@ -514,14 +521,26 @@ impl Keychain {
         }
         match failure {
             Failure::TimedOut => anyhow::Error::new(NoAnswer(format!(
-                "could not {verb} {backend} for the {what} of {owner} (item {SERVICE}/{account}): no answer within {:.0} seconds; {remedy}",
-                self.timeout.as_secs_f64()
+                "{backend} did not answer within {} when asked to {verb} the {what} of {owner} (item {SERVICE}/{account}); {remedy}",
+                seconds(self.timeout)
             ))),
             other => anyhow!(
                 "could not {verb} the {what} of {owner} in {backend} (item {SERVICE}/{account}): {}; {remedy}",
                 other.describe()
             ),
         }
+    }
+}
+
+/// A timeout as a person reads it: `10 seconds`, `0.5 seconds`.
+fn seconds(timeout: Duration) -> String {
+    let secs = timeout.as_secs_f64();
+    if secs == 1.0 {
+        "1 second".to_owned()
+    } else if secs.fract() == 0.0 {
+        format!("{secs:.0} seconds")
+    } else {
+        format!("{secs:.1} seconds")
     }
 }
 
@@ -658,7 +677,8 @@ fn describe_error(err: &KeyringError) -> String {
         KeyringError::Ambiguous(items) => {
             format!("{} items match; remove the duplicates", items.len())
         }
-        other => other.to_string(),
+        // Variants added later may carry bytes, as BadDataFormat does: their text is not shown.
+        _ => "the keychain failed".to_owned(),
     }
 }
 

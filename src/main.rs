@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use nomadctx::text::printable_message;
 use nomadctx::{cli, cmd, process_guard};
 
 use clap::{CommandFactory, Parser};
@@ -17,7 +18,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("nomadctx: {err:#}");
+            eprintln!("nomadctx: {}", printable_message(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

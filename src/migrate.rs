@@ -56,6 +56,16 @@ pub fn migrate(store: &Store, lock: &Lock, config: Config) -> Result<Config> {
     checkpoint("migration-planned")?;
     let backend = Backend::choose(config.keychain)?;
     let keychain = Keychain::new(backend, plan.store.as_deref().unwrap_or_default());
+    // Every item the move may write, journaled in one write before the first of them.
+    let planned: Vec<Piece> = config
+        .contexts
+        .iter()
+        .filter(|(_, c)| c.is_legacy())
+        .filter_map(|(name, _)| plan.contexts.get(name))
+        .flat_map(|c| crate::change::pieces_of(store, c))
+        .filter(|p| matches!(p, Piece::Item(_)))
+        .collect();
+    note(store, &planned)?;
     let mut left = Vec::new();
     for (name, old) in config.contexts.iter().filter(|(_, c)| c.is_legacy()) {
         let Some(new) = plan.contexts.get(name) else {
@@ -72,7 +82,6 @@ pub fn migrate(store: &Store, lock: &Lock, config: Config) -> Result<Config> {
                 // not fit this certificate is another configuration's.
                 Some(key) if tls::key_fits(&path, &key) => {
                     let item = ItemRef::new(new.id(), Item::ClientKey, version);
-                    note(store, &[Piece::Item(item.clone())])?;
                     keychain.set(name, &item, &key)?;
                 }
                 Some(_) => left.push(format!(
@@ -88,7 +97,6 @@ pub fn migrate(store: &Store, lock: &Lock, config: Config) -> Result<Config> {
             match keychain.get_legacy(name, Item::Token)? {
                 Some(token) => {
                     let item = ItemRef::new(new.id(), Item::Token, version);
-                    note(store, &[Piece::Item(item.clone())])?;
                     keychain.set(name, &item, &token)?;
                 }
                 None => left.push(missing(name, Item::Token, backend)),
@@ -183,15 +191,19 @@ fn clean_up(store: &Store, paths: &Paths, plan: &Config, now: &Config) -> Result
         if now.contexts.values().any(|c| c.id() == name) || !old_dir.is_dir() {
             continue;
         }
-        let copied = [
+        let old_files = [
             ("ca.pem", store.ca_file(ctx)),
             ("client.pem", store.client_cert_file(ctx)),
-        ]
-        .into_iter()
-        .all(|(old, new)| same_bytes(&old_dir.join(old), new.as_deref()));
+        ];
+        let copied = old_files
+            .iter()
+            .all(|(old, new)| same_bytes(&old_dir.join(old), new.as_deref()));
         if copied {
-            std::fs::remove_dir_all(&old_dir)
-                .with_context(|| format!("could not remove {}", old_dir.display()))?;
+            // Only what the old layout wrote there: a file of the user's keeps the directory.
+            for (old, _) in &old_files {
+                remove_if_present(&old_dir.join(old))?;
+            }
+            let _ = std::fs::remove_dir(&old_dir);
         }
     }
     for path in [&paths.plan, &paths.source] {

@@ -12,6 +12,7 @@ use crate::secret::Secret;
 use crate::shell_process::ShellProcess;
 use crate::store::{create_private_dir, remove_if_present};
 use crate::trust::{ANY_ACCESS, Private, SHARED_WRITE};
+use zeroize::Zeroizing;
 
 /// Per-shell key files: `key-PID-START-PIDNS-NAME-….pem`, after the shell that ran `use`.
 const USE_KEY_PREFIX: &str = "key-";
@@ -22,58 +23,81 @@ const SHARED_KEY_PREFIX: &str = "shared-";
 /// The private directory for key files: `NOMADCTX_RUNTIME_DIR`, else
 /// `$XDG_RUNTIME_DIR/nomadctx` (tmpfs, emptied at logout), else (su, cron, containers) a
 /// per-user directory in /dev/shm, which is memory too. Created 0700 and refused unless we
-/// own it and nobody else can enter it or swap it.
-pub fn runtime_dir() -> Result<PathBuf> {
-    let dir = runtime_dir_path()?;
+/// own it and nobody else can enter it or swap it. (On Linux `exec` needs none: its key is
+/// in memory.)
+#[cfg(not(target_os = "linux"))]
+fn runtime_dir() -> Result<PathBuf> {
+    let dir = RuntimeDir::find()?.path;
     create_private_dir(&dir)?;
     RUNTIME_DIR.check_dir(&dir)?;
     Ok(dir)
 }
 
+/// What another user could do with a runtime directory of theirs, or one open to them.
+const KEYS_AT_STAKE: &str = "another user could read or swap your key files";
 const RUNTIME_DIR: Private = Private {
     what: "the nomadctx runtime directory",
     forbidden: ANY_ACCESS,
-    at_stake: "another user could read or swap your key files (or set NOMADCTX_RUNTIME_DIR to a private directory)",
+    at_stake: KEYS_AT_STAKE,
+    not_yours: "move it away, or set NOMADCTX_RUNTIME_DIR to a private directory",
 };
 const XDG_RUNTIME_DIR: Private = Private {
     what: "XDG_RUNTIME_DIR",
     forbidden: SHARED_WRITE,
-    at_stake: "another user could read or swap your key files (or set NOMADCTX_RUNTIME_DIR to a private directory)",
+    at_stake: KEYS_AT_STAKE,
+    // su and `sudo -E` keep the previous user's.
+    not_yours: "unset XDG_RUNTIME_DIR (su and `sudo -E` keep another user's), or set NOMADCTX_RUNTIME_DIR to a private directory",
 };
 
-/// Where [`runtime_dir`] is, without creating it. Key paths go into NOMAD_CLIENT_KEY and
-/// must not depend on the directory a command runs in, so relative paths are refused (the
-/// XDG spec says to ignore a relative XDG_RUNTIME_DIR).
-fn runtime_dir_path() -> Result<PathBuf> {
-    if let Some(dir) = non_empty_env("NOMADCTX_RUNTIME_DIR") {
-        let dir = PathBuf::from(dir);
-        if !dir.is_absolute() {
-            bail!(
-                "NOMADCTX_RUNTIME_DIR {} is not an absolute path, so key files would land wherever a command runs (a git checkout, say); set it to a full path such as $XDG_RUNTIME_DIR/nomadctx",
-                dir.display()
-            );
+/// Where key files go, found without creating anything or saying anything.
+#[derive(Debug)]
+struct RuntimeDir {
+    path: PathBuf,
+    /// Nothing memory-backed was left to fall back to: key files would be on a disk.
+    on_disk: bool,
+}
+
+impl RuntimeDir {
+    /// Key paths go into NOMAD_CLIENT_KEY and must not depend on the directory a command
+    /// runs in, so relative paths are refused (the XDG spec says to ignore a relative
+    /// XDG_RUNTIME_DIR).
+    fn find() -> Result<Self> {
+        let at = |path: PathBuf| {
+            Ok(Self {
+                path,
+                on_disk: false,
+            })
+        };
+        if let Some(dir) = non_empty_env("NOMADCTX_RUNTIME_DIR") {
+            let dir = PathBuf::from(dir);
+            if !dir.is_absolute() {
+                bail!(
+                    "NOMADCTX_RUNTIME_DIR {} is not an absolute path, so key files would land wherever a command runs (a git checkout, say); set it to a full path such as $XDG_RUNTIME_DIR/nomadctx",
+                    dir.display()
+                );
+            }
+            return at(dir);
         }
-        return Ok(dir);
+        if let Some(xdg) = non_empty_env("XDG_RUNTIME_DIR").map(PathBuf::from)
+            && xdg.is_absolute()
+        {
+            // Its ancestors are walked with those of nomadctx/ in it.
+            XDG_RUNTIME_DIR.check_dir_itself(&xdg)?;
+            return at(xdg.join("nomadctx"));
+        }
+        let user_dir = |parent: &Path| parent.join(format!("nomadctx-{}", nix::unistd::getuid()));
+        if is_memory_backed(Path::new(SHM)) {
+            return at(user_dir(Path::new(SHM)));
+        }
+        // A relative TMPDIR would put key paths at the mercy of the current directory too.
+        let tmp = Some(std::env::temp_dir())
+            .filter(|t| t.is_absolute())
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        Ok(Self {
+            path: user_dir(&tmp),
+            on_disk: cfg!(target_os = "linux") && !is_memory_backed(&tmp),
+        })
     }
-    if let Some(xdg) = non_empty_env("XDG_RUNTIME_DIR").map(PathBuf::from)
-        && xdg.is_absolute()
-    {
-        XDG_RUNTIME_DIR.check_dir(&xdg)?;
-        return Ok(xdg.join("nomadctx"));
-    }
-    let user_dir = |parent: &Path| parent.join(format!("nomadctx-{}", nix::unistd::getuid()));
-    if is_memory_backed(Path::new(SHM)) {
-        return Ok(user_dir(Path::new(SHM)));
-    }
-    // A relative TMPDIR would put key paths at the mercy of the current directory too.
-    let tmp = Some(std::env::temp_dir())
-        .filter(|t| t.is_absolute())
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    let dir = user_dir(&tmp);
-    if cfg!(target_os = "linux") && !is_memory_backed(&tmp) {
-        warn_on_disk(&dir);
-    }
-    Ok(dir)
 }
 
 /// Memory that Linux systems mount, writable by all and sticky, as /tmp is.
@@ -95,9 +119,10 @@ fn is_memory_backed(_: &Path) -> bool {
     false
 }
 
+/// Said when a key file is written where it outlives a reboot.
 fn warn_on_disk(dir: &Path) {
-    crate::cmd::warn(&format!(
-        "XDG_RUNTIME_DIR is not set and /dev/shm is not memory, so key files go to {} on disk; set NOMADCTX_RUNTIME_DIR to a directory on a tmpfs",
+    crate::text::warn(&format!(
+        "XDG_RUNTIME_DIR is not set (or not an absolute path) and /dev/shm is not memory, so key files go to {} on disk; set NOMADCTX_RUNTIME_DIR to a directory on a tmpfs",
         dir.display()
     ));
 }
@@ -106,25 +131,40 @@ fn warn_on_disk(dir: &Path) {
 #[derive(Debug)]
 pub struct UseKeys {
     dir: PathBuf,
+    on_disk: bool,
     shell: ShellProcess,
 }
 
 impl UseKeys {
     /// The runtime directory (created and checked) and the shell that called `use`.
     pub fn create() -> Result<Self> {
-        Ok(Self {
-            dir: runtime_dir()?,
-            shell: ShellProcess::calling(),
-        })
+        Self::open(RuntimeDir::find()?)
     }
 
     /// As [`UseKeys::create`], but None when the runtime directory does not exist: there is
     /// no key file to remove then, and nothing to create.
     pub fn existing() -> Result<Option<Self>> {
-        if fs::symlink_metadata(runtime_dir_path()?).is_err() {
+        let found = RuntimeDir::find()?;
+        if fs::symlink_metadata(&found.path).is_err() {
             return Ok(None);
         }
-        Self::create().map(Some)
+        Self::open(found).map(Some)
+    }
+
+    fn warn_if_on_disk(&self) {
+        if self.on_disk {
+            warn_on_disk(&self.dir);
+        }
+    }
+
+    fn open(found: RuntimeDir) -> Result<Self> {
+        create_private_dir(&found.path)?;
+        RUNTIME_DIR.check_dir(&found.path)?;
+        Ok(Self {
+            dir: found.path,
+            on_disk: found.on_disk,
+            shell: ShellProcess::calling(),
+        })
     }
 
     /// Writes the key for this shell: a new 0600 file per call, so that shells using the
@@ -136,6 +176,7 @@ impl UseKeys {
             "{USE_KEY_PREFIX}{}-{}-{}-{name}",
             shell.pid, shell.start, shell.pid_ns
         );
+        self.warn_if_on_disk();
         write_private_file(&self.dir, &stem, pem)
     }
 
@@ -143,6 +184,7 @@ impl UseKeys {
     /// atomically, so that direnv re-running an .envrc leaves one file behind, not one per
     /// `cd`.
     pub fn write_shared(&self, name: &str, pem: &Secret) -> Result<PathBuf> {
+        self.warn_if_on_disk();
         let fresh = write_private_file(&self.dir, &format!("{SHARED_KEY_PREFIX}{name}-new"), pem)?;
         let path = self.dir.join(format!("{SHARED_KEY_PREFIX}{name}.pem"));
         fs::rename(&fresh, &path).map_err(|e| {
@@ -214,7 +256,8 @@ fn keys_in_use() -> std::collections::HashSet<PathBuf> {
     procs
         .flatten()
         .filter(|p| p.file_name().as_bytes().iter().all(u8::is_ascii_digit))
-        .filter_map(|p| fs::read(p.path().join("environ")).ok())
+        // Other shells' environments hold their tokens too: wiped once looked through.
+        .filter_map(|p| fs::read(p.path().join("environ")).ok().map(Zeroizing::new))
         .flat_map(|environ| {
             environ
                 .split(|b| *b == 0)

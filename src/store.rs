@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::{Context, non_empty_env, validate_name};
 use crate::keychain::Backend;
-use crate::trust::{Private, SHARED_WRITE};
+use crate::trust::{MOVE_IT_AWAY, Private, SHARED_WRITE};
 
 /// What another user could do with a config directory, file or certificate directory
 /// they can write to: point `use`, `exec` and `check` at their own server (which would
@@ -20,26 +20,31 @@ const CONFIG_DIR: Private = Private {
     what: "config directory",
     forbidden: SHARED_WRITE,
     at_stake: "another user could replace config.toml and point your token and client certificate at their own server",
+    not_yours: MOVE_IT_AWAY,
 };
 const CONFIG_FILE: Private = Private {
     what: "config file",
     forbidden: SHARED_WRITE,
     at_stake: "another user could edit it and point your token and client certificate at their own server",
+    not_yours: MOVE_IT_AWAY,
 };
 const LOCK_FILE: Private = Private {
     what: "lock file",
     forbidden: SHARED_WRITE,
     at_stake: "another user could hold every change up",
+    not_yours: MOVE_IT_AWAY,
 };
 const CERT_FILE: Private = Private {
     what: "certificate file",
     forbidden: SHARED_WRITE,
     at_stake: "another user could swap the CA or certificate nomadctx hands to Nomad for their own",
+    not_yours: MOVE_IT_AWAY,
 };
 const CERT_DIR: Private = Private {
     what: "certificate directory",
     forbidden: SHARED_WRITE,
     at_stake: "another user could swap the CA and certificates nomadctx hands to Nomad for their own",
+    not_yours: MOVE_IT_AWAY,
 };
 
 /// The journal of pieces a change is writing or retiring (see `crate::change`).
@@ -171,15 +176,39 @@ impl Store {
     /// Refuses the context's certificate directory (and certs/ above it) when another user
     /// could write there; run before its certificates or secrets are used.
     pub fn check_cert_dir(&self, ctx: &Context) -> Result<()> {
-        if !ctx.has_ca() && !ctx.has_client() {
+        // A missing directory is `require_cert_files`'s to report, naming the context.
+        if (!ctx.has_ca() && !ctx.has_client()) || !self.cert_dir(ctx.id()).is_dir() {
             return Ok(());
         }
-        CERT_DIR.check_dir(&self.root.join("certs"))?;
-        CERT_DIR.check_dir(&self.cert_dir(ctx.id()))?;
+        // Entries of the config directory, whose path `load` checked all the way up.
+        CERT_DIR.check_dir_itself(&self.root.join("certs"))?;
+        CERT_DIR.check_dir_itself(&self.cert_dir(ctx.id()))?;
         [self.ca_file(ctx), self.client_cert_file(ctx)]
             .iter()
             .flatten()
             .try_for_each(|file| CERT_FILE.check_file_at(file))
+    }
+
+    /// Refuses a context whose certificate files are gone (deleted by hand, or by another
+    /// program): Nomad would be handed a path that leads nowhere.
+    pub fn require_cert_files(&self, name: &str, ctx: &Context) -> Result<()> {
+        let files = [
+            (self.ca_file(ctx), "CA file", "--ca FILE"),
+            (
+                self.client_cert_file(ctx),
+                "client certificate",
+                "--cert FILE --key FILE",
+            ),
+        ];
+        for (path, what, option) in files {
+            if let Some(path) = path.filter(|p| !p.exists()) {
+                bail!(
+                    "context {name:?}: its {what} {} is missing; put it back with `nomadctx set {name} {option}` (`nomadctx doctor` lists anything else missing)",
+                    path.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     pub fn ca_path(&self, context_id: &str, version: &str) -> PathBuf {
@@ -311,7 +340,11 @@ impl Store {
             .mode(0o600)
             .custom_flags((nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK).bits())
             .open(&path)
-            .with_context(|| format!("could not open lock file {}", path.display()))?;
+            .or_else(|e| {
+                // A symlink or a pipe there says more than ELOOP or ENXIO would.
+                LOCK_FILE.check_file_at(&path)?;
+                Err(e).with_context(|| format!("could not open lock file {}", path.display()))
+            })?;
         LOCK_FILE.check_file(&path, &file)?;
         // Older versions made it 0644; nobody else needs to open it to hold writers up.
         file.set_permissions(fs::Permissions::from_mode(0o600))
@@ -510,7 +543,7 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
     // The new file is in place; a directory that cannot be synced does not undo that, and
     // callers must not act as if it had (a change would roll back what the config names).
     if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-        crate::cmd::warn(&format!(
+        crate::text::warn(&format!(
             "{} is written but {} could not be synced to disk: {e}",
             path.display(),
             dir.display()

@@ -98,9 +98,9 @@ impl Supervisor {
         self.set(State::Idle);
     }
 
-    /// Starts the command at `path` with posix_spawn (signal dispositions reset to default,
-    /// so that it does not inherit Rust's ignored SIGPIPE, an empty signal mask, and the
-    /// user's core size limit), wipes the environment block, and waits for the command. It
+    /// Starts the command at `path` with posix_spawn (SIGPIPE back to default, which Rust
+    /// ignores; signals the user ignored, as nohup does, still ignored; an empty signal mask;
+    /// and the user's core size limit), wipes the environment block, and waits for the command. It
     /// returns the command's exit code, 128+N when signal N killed it, and 126 or 127 (as a
     /// shell does) when it could not be started.
     ///
@@ -119,7 +119,12 @@ impl Supervisor {
                 .set(Forwarder::start(Arc::clone(&self.state))?);
         }
         let mut attr = PosixSpawnAttr::init().context("could not prepare to start the command")?;
-        attr.set_sigdefault(&SigSet::all())
+        // Rust ignores SIGPIPE for itself; the command gets the default back. Signals the
+        // user ignored (nohup, `trap '' HUP`) stay ignored, as exec leaves them; the ones
+        // nomadctx catches go back to default by themselves.
+        let mut own = SigSet::empty();
+        own.add(Signal::SIGPIPE);
+        attr.set_sigdefault(&own)
             .and_then(|()| attr.set_sigmask(&SigSet::empty()))
             .and_then(|()| {
                 attr.set_flags(
@@ -182,7 +187,13 @@ impl Forwarder {
             Arc::new(std::sync::atomic::AtomicBool::new(false)),
         )
         .context("could not set up waiting for the command")?;
-        let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED.iter().map(|s| *s as i32))
+        // A signal the user had nomadctx ignore (nohup) is not caught, so not passed on.
+        let ignored = ignored_by_parent();
+        let forwarded = FORWARDED
+            .iter()
+            .filter(|s| !ignored.contains(**s))
+            .map(|s| *s as i32);
+        let mut signals = SignalsInfo::<WithOrigin>::new(forwarded)
             .context("could not set up signal forwarding")?;
         let handle = signals.handle();
         let thread = std::thread::spawn(move || {
@@ -196,6 +207,28 @@ impl Forwarder {
             thread: Some(thread),
         })
     }
+}
+
+/// The signals nomadctx was started with ignored (`nohup`, `trap '' INT` in a script), less
+/// SIGPIPE, which Rust ignores on its own. Linux tells in /proc/self/status; elsewhere
+/// reading a disposition takes unsafe code, and none counts as ignored.
+fn ignored_by_parent() -> SigSet {
+    let mut ignored = SigSet::empty();
+    #[cfg(target_os = "linux")]
+    if let Some(mask) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+    {
+        for signal in Signal::iterator().filter(|s| *s != Signal::SIGPIPE) {
+            if mask & (1 << (signal as i32 - 1)) != 0 {
+                ignored.add(signal);
+            }
+        }
+    }
+    ignored
 }
 
 /// What a signal that reached nomadctx does, given where nomadctx is.

@@ -7,19 +7,17 @@ use std::borrow::Cow;
 /// `\u{1b}`: C0 and C1 controls (ESC starts OSC 52 clipboard writes and cursor moves), DEL,
 /// the bidi controls that reorder what a reader sees, and line and paragraph separators.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hostile) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if is_hostile(c) {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
+    escape(text, is_hostile, |c| c.escape_unicode().to_string())
+}
+
+/// As [`printable`] for nomadctx's own messages, which may run over several lines: line
+/// breaks stay, everything else a terminal would act on is escaped. The one place errors
+/// and warnings go through on their way to stderr.
+pub fn printable_message(text: &str) -> Cow<'_, str> {
+    escape(
+        text,
+        |c| c != '\n' && is_hostile(c),
+        |c| c.escape_unicode().to_string(),
     )
 }
 
@@ -27,22 +25,36 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 /// hostile characters that JSON allows raw (DEL, C1, bidi) written as `\uXXXX` escapes: the
 /// same value for a program, nothing a terminal acts on. The newlines between values stay.
 pub fn printable_json(json: &str) -> Cow<'_, str> {
-    let raw_in_json = |c: char| c >= '\u{7f}' && is_hostile(c);
-    if !json.chars().any(raw_in_json) {
-        return Cow::Borrowed(json);
-    }
-    Cow::Owned(
-        json.chars()
-            .map(|c| {
-                if raw_in_json(c) {
-                    // Every hostile character is in the Basic Multilingual Plane.
-                    format!("\\u{:04x}", u32::from(c))
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
+    // Every hostile character is in the Basic Multilingual Plane: four hex digits do.
+    escape(
+        json,
+        |c| c >= '\u{7f}' && is_hostile(c),
+        |c| format!("\\u{:04x}", u32::from(c)),
     )
+}
+
+/// A warning on stderr, escaped as every message of nomadctx's is.
+pub fn warn(message: &str) {
+    eprintln!("nomadctx: warning: {}", printable_message(message));
+}
+
+fn escape(
+    text: &str,
+    hostile: impl Fn(char) -> bool,
+    escaped: impl Fn(char) -> String,
+) -> Cow<'_, str> {
+    if !text.chars().any(&hostile) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if hostile(c) {
+            out.push_str(&escaped(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn is_hostile(c: char) -> bool {

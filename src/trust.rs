@@ -21,13 +21,18 @@ pub const ANY_ACCESS: u32 = 0o077;
 /// messages, `forbidden` are the mode bits it must not have, and `at_stake` says what
 /// another user could do otherwise (it ends the first sentence of the error).
 #[derive(Debug, Clone, Copy)]
-pub struct Private<'a> {
-    pub what: &'a str,
+pub struct Private {
+    pub what: &'static str,
     pub forbidden: u32,
-    pub at_stake: &'a str,
+    pub at_stake: &'static str,
+    /// What to do about a directory or file of another user's there.
+    pub not_yours: &'static str,
 }
 
-impl Private<'_> {
+/// What to do about a config directory or file of another user's.
+pub const MOVE_IT_AWAY: &str = "move it away, or check who put it there";
+
+impl Private {
     /// Refuses `dir` unless it is a directory of yours without the forbidden mode bits, and
     /// every directory above it (symlinks resolved) belongs to you or root and is writable
     /// by nobody else (or is sticky, as /tmp is). `dir` itself may be a symlink of yours, as
@@ -40,6 +45,20 @@ impl Private<'_> {
         }
         let meta = fs::metadata(dir)
             .with_context(|| format!("could not inspect {} {}", self.what, dir.display()))?;
+        self.check_directory(dir, &meta)?;
+        check_ancestors(dir)
+    }
+
+    /// As [`Private::check_dir`] for a directory whose ancestors a check has just walked
+    /// (`certs/` in the config directory, XDG_RUNTIME_DIR above `nomadctx/`): the directory
+    /// itself only, so that a command walks each path once.
+    pub fn check_dir_itself(&self, dir: &Path) -> Result<()> {
+        let meta = fs::metadata(dir)
+            .with_context(|| format!("could not inspect {} {}", self.what, dir.display()))?;
+        self.check_directory(dir, &meta)
+    }
+
+    fn check_directory(&self, dir: &Path, meta: &Metadata) -> Result<()> {
         if !meta.is_dir() {
             bail!(
                 "{} {} is not a directory; move it away and try again",
@@ -47,9 +66,8 @@ impl Private<'_> {
                 dir.display()
             );
         }
-        self.check_owner(dir, &meta)?;
-        self.check_mode(dir, &meta)?;
-        check_ancestors(dir)
+        self.check_owner(dir, meta)?;
+        self.check_mode(dir, meta)
     }
 
     /// Refuses an opened file that is not a regular file of yours without the forbidden
@@ -106,11 +124,12 @@ impl Private<'_> {
         let uid = nix::unistd::getuid().as_raw();
         if meta.uid() != uid {
             bail!(
-                "{} {} belongs to user id {}, not to you ({uid}), so {}; move it away, or check who put it there",
+                "{} {} belongs to user id {}, not to you ({uid}), so {}; {}",
                 self.what,
                 path.display(),
                 meta.uid(),
-                self.at_stake
+                self.at_stake,
+                self.not_yours
             );
         }
         Ok(())
@@ -195,7 +214,7 @@ fn check_above_meta(path: &Path, meta: &Metadata, unmapped: Unmapped) -> Result<
         && !(unmapped == Unmapped::Trusted && is_unmapped(meta.uid()))
     {
         bail!(
-            "{} belongs to user id {}, who could swap what nomadctx keeps below it for their own; keep nomadctx's directories on a path of yours (or set NOMADCTX_CONFIG_DIR)",
+            "{} belongs to user id {}, who could swap what nomadctx keeps below it for their own; keep nomadctx's directories on a path of yours",
             path.display(),
             meta.uid()
         );
@@ -246,6 +265,7 @@ mod tests {
         what: "config directory",
         forbidden: SHARED_WRITE,
         at_stake: "another user could replace your contexts",
+        not_yours: MOVE_IT_AWAY,
     };
 
     fn chmod(path: &Path, mode: u32) {

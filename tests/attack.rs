@@ -8,47 +8,41 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use harness::{OutputExt, World, add_with, kill_at_step, pki, require_tool};
+use harness::{Identity, OutputExt, World, add_cmd, add_with, kill_at_step, pki, require_tool};
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// A listener that records whatever any client sends it, as an attacker's would.
+/// A listener that records whatever any client sent it, as an attacker's would. Nothing
+/// accepts while the commands run: what they sent waits in the kernel's queue, and
+/// [`Listener::received`] reads it once they have exited, so there is nothing to race.
 struct Listener {
+    listener: TcpListener,
     port: u16,
-    received: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Listener {
     fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let sink = received.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(2)))
-                    .unwrap();
-                let mut buf = [0; 4096];
-                while let Ok(n @ 1..) = stream.read(&mut buf) {
-                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
-                    if sink.lock().unwrap().ends_with(b"\r\n\r\n") {
-                        break;
-                    }
-                }
-            }
-        });
-        Self { port, received }
+        Self { listener, port }
     }
 
+    /// Everything sent by the clients that connected so far (which have exited).
     fn received(&self) -> String {
-        String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned()
+        let mut received = Vec::new();
+        while let Ok((mut stream, _)) = self.listener.accept() {
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(1)))
+                .unwrap();
+            let _ = stream.read_to_end(&mut received);
+        }
+        String::from_utf8_lossy(&received).into_owned()
     }
 }
 
@@ -107,8 +101,14 @@ fn a_config_directory_others_can_write_is_refused_before_any_secret_is_used() {
             out.stdout_text()
         );
     }
-    std::thread::sleep(Duration::from_millis(200));
     assert_eq!(attacker.received(), "", "the token's owner connected");
+    // The listener does hear a client that connects.
+    std::io::Write::write_all(
+        &mut std::net::TcpStream::connect(("127.0.0.1", attacker.port)).unwrap(),
+        b"GET / HTTP/1.1\r\n",
+    )
+    .unwrap();
+    assert!(attacker.received().starts_with("GET /"));
 
     // The remedy the message gives is enough.
     chmod(&world.config_dir, 0o750);
@@ -246,7 +246,6 @@ fn a_token_is_one_line_of_text_whatever_it_came_from() {
             .stderr_has("not one line of text")
             .stderr_has("nomadctx set prod --token-stdin");
     }
-    std::thread::sleep(Duration::from_millis(200));
     assert!(
         !attacker.received().contains("X-Injected"),
         "{}",
@@ -303,19 +302,11 @@ fn remove_key_file_does_not_leave_the_key_behind_a_link() {
     let link = dir.join("link.pem");
     std::os::unix::fs::symlink(&key, &link).unwrap();
     let add = |key: &Path| {
-        world
-            .cmd()
-            .args([
-                "add",
-                "prod",
-                "--address",
-                "https://127.0.0.1:4646",
-                "--cert",
-            ])
-            .arg(&id.cert)
-            .arg("--key")
-            .arg(key)
-            .arg("--remove-key-file")
+        let with_key = Identity {
+            key: key.to_path_buf(),
+            ..id.clone()
+        };
+        add_cmd(&world, "prod", &with_key).arg("--remove-key-file")
     };
     let before = world.snapshot();
     add(&link)

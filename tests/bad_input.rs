@@ -418,7 +418,7 @@ fn a_keychain_that_never_answers_is_cut_off() {
         )
         .env("NOMADCTX_KEYCHAIN_TIMEOUT", "1")
         .fails()
-        .stderr_has("no answer within 1 seconds")
+        .stderr_has("did not answer within 1 second")
         .stderr_has("context \"prod\"");
     assert!(
         started.elapsed().as_secs() < 10,

@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use harness::{OutputExt, Server, World, add_with, pki};
+use harness::{OutputExt, Rng, Server, World, add_with, pki};
+use nomadctx::probe::{Failure, MAX_RESPONSE, parse_response};
 
 fn context_for(world: &World, name: &str, address: &str, extra: &[&str]) {
     add_with(world, name, &pki().identity("ec"), extra);
@@ -670,4 +671,54 @@ fn show_escapes_what_a_certificate_says() {
             .unwrap()
             .starts_with("CN=cli.\u{202e}lived")
     );
+}
+
+/// Property: any bytes give a response or an error, never a panic; a body is never
+/// longer than the answer; more than the cap is always refused.
+#[test]
+fn the_parser_never_panics_on_mutated_answers() {
+    let seeds: [&[u8]; 4] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;e=1\r\nde\r\n0\r\n\r\n",
+        b"HTTP/1.0 403 Forbidden\r\nX: y\r\n\r\nno",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n1\r\na\r\n0\r\n\r\n",
+    ];
+    let pieces: [&[u8]; 11] = [
+        b"\r\n",
+        b"fffffffffffffff",
+        b"\r\n\r\n",
+        b"ffffffffffffffff",
+        b"10000000000000000",
+        b"Transfer-Encoding: chunked\r\n",
+        b"Content-Length: 18446744073709551615\r\n",
+        b";",
+        b"0\r\n",
+        b"\xff\xfe\x00",
+        b"\x1b]52;c;",
+    ];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..100_000 {
+        let mut raw = seeds[rng.below(seeds.len())].to_vec();
+        for _ in 0..=rng.below(6) {
+            let at = rng.below(raw.len() + 1);
+            match rng.below(5) {
+                0 => raw.insert(at, rng.next() as u8),
+                1 if at < raw.len() => {
+                    raw.remove(at);
+                }
+                2 if at < raw.len() => raw[at] ^= 1 << rng.below(8),
+                3 => raw.truncate(at),
+                _ => {
+                    let piece = pieces[rng.below(pieces.len())];
+                    raw.splice(at..at, piece.iter().copied());
+                }
+            }
+        }
+        if let Ok(response) = parse_response(&raw) {
+            assert!(response.body.len() <= raw.len(), "{raw:?}");
+        }
+    }
+    let mut huge = seeds[1].to_vec();
+    huge.resize(MAX_RESPONSE + 1 + rng.below(1000), b'0');
+    assert!(matches!(parse_response(&huge), Err(Failure::TooLarge)));
 }

@@ -78,8 +78,18 @@ fn list_and_show_never_print_secrets() {
     assert_eq!(json[1]["token"], true);
 
     let show = world.cmd().args(["show", "prod"]).succeeds();
-    show.stdout_has("stored in the Secret Service")
-        .stdout_has("/token/");
+    let token_line = show
+        .stdout_text()
+        .lines()
+        .find(|l| l.starts_with("acl token"))
+        .unwrap()
+        .to_owned();
+    let account = world.live_account("prod/token").unwrap();
+    // One clause, not parenthesised groups in a row.
+    assert_eq!(
+        token_line.split_whitespace().collect::<Vec<_>>().join(" "),
+        format!("acl token stored in the Secret Service as item nomadctx/{account}")
+    );
     let show_json: serde_json::Value = serde_json::from_slice(
         &world
             .cmd()

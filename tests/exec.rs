@@ -443,3 +443,38 @@ fn an_inherited_ignored_sigchld_does_not_lose_the_command_s_status() {
         .output();
     assert_eq!(out.code(), 3, "{}", out.stderr_text());
 }
+
+#[test]
+fn signals_the_user_ignored_stay_ignored_as_with_nohup() {
+    let world = World::new();
+    add_with(&world, "prod", &pki().identity("ec"), &[]);
+    // What nohup and `trap '' HUP` leave: HUP ignored, for nomadctx and for its command.
+    let out = world
+        .program("sh")
+        .args([
+            "-c",
+            "trap '' HUP; exec nomadctx exec prod -- sh -c 'kill -HUP $$; echo survived'",
+        ])
+        .output();
+    assert_eq!(out.code(), 0, "{}", out.stderr_text());
+    out.stdout_has("survived");
+}
+
+#[test]
+fn a_deleted_certificate_file_is_named_not_handed_to_nomad() {
+    let world = World::new();
+    add_with(&world, "prod", &pki().identity("ec"), &[]);
+    std::fs::remove_file(world.cert_file("prod", "ca")).unwrap();
+    world
+        .cmd()
+        .args(["exec", "prod", "--", "true"])
+        .fails()
+        .stderr_has("context \"prod\": its CA file")
+        .stderr_has("is missing; put it back with `nomadctx set prod --ca FILE`");
+    std::fs::remove_dir_all(world.config_dir.join("certs")).unwrap();
+    world
+        .cmd()
+        .args(["use", "prod", "--shell", "bash"])
+        .fails()
+        .stderr_has("context \"prod\": its CA file");
+}

@@ -117,7 +117,7 @@ fn a_write_that_lands_after_its_timeout_never_replaces_the_live_key() {
         .arg("--key")
         .arg(&ec2.key)
         .fails();
-    set.stderr_has("no answer within 1 seconds");
+    set.stderr_has("did not answer within 1 second");
     // The write lands once the slowed save is done.
     let deadline = Instant::now() + Duration::from_secs(30);
     while world.raw_keychain_accounts().len() == accounts {

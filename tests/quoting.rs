@@ -6,7 +6,7 @@ mod harness;
 
 use std::collections::BTreeMap;
 
-use harness::{World, add_cmd, pki, require_tool};
+use harness::{Rng, World, add_cmd, pki, require_tool};
 
 const PIECES: &[&str] = &[
     "'",
@@ -57,31 +57,16 @@ const PIECES: &[&str] = &[
     ".",
 ];
 
-/// xorshift64*: reproducible without a dependency; NOMADCTX_QUOTING_SEED picks another run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+/// A value of 0 to 12 pieces (NOMADCTX_QUOTING_SEED picks another draw); `trim` for
+/// tokens, which cannot start or end with blanks.
+fn value(rng: &mut Rng, trim: bool) -> String {
+    let mut value: String = (0..rng.below(13))
+        .map(|_| PIECES[rng.below(PIECES.len())])
+        .collect();
+    if trim {
+        value = value.trim().to_owned();
     }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// A value of 0 to 12 pieces; `trim` for tokens, which cannot start or end with blanks.
-    fn value(&mut self, trim: bool) -> String {
-        let mut value: String = (0..self.below(13))
-            .map(|_| PIECES[self.below(PIECES.len())])
-            .collect();
-        if trim {
-            value = value.trim().to_owned();
-        }
-        value
-    }
+    value
 }
 
 struct Case {
@@ -104,10 +89,10 @@ fn cases() -> Vec<Case> {
     (0..CASES)
         .map(|i| Case {
             name: format!("q{i}"),
-            region: rng.value(false),
-            namespace: rng.value(false),
-            server_name: rng.value(false),
-            token: rng.value(true),
+            region: value(&mut rng, false),
+            namespace: value(&mut rng, false),
+            server_name: value(&mut rng, false),
+            token: value(&mut rng, true),
             certs: i % 6 == 0,
         })
         .collect()

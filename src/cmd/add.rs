@@ -10,11 +10,12 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::change::{Change, Transaction, Update, journal};
 use crate::cli::{AddArgs, ContextArgs};
-use crate::cmd::{App, warn};
+use crate::cmd::App;
 use crate::context::{Context, fresh_id, validate_address, validate_name};
 use crate::keychain::{Backend, Keychain};
 use crate::secret::{Secret, TokenProblem, parse_token};
 use crate::store::require_absent;
+use crate::text::warn;
 use crate::{import, tls};
 
 pub fn run(app: &App, args: AddArgs) -> Result<()> {
@@ -43,17 +44,21 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     validate_context(&name, &context)?;
 
     context.client_cert_not_after = inputs.check_chain(app, &name, None)?;
+    let stores_key = inputs.client.is_some();
+    if args.remove_key_file {
+        let Some(key) = settings.key.as_deref() else {
+            bail!(
+                "context {name:?}: --remove-key-file removes the key file given with --key, and there is none; drop --remove-key-file"
+            );
+        };
+        key_file_removable(&name, key)?;
+    }
 
     let lock = app.store.lock()?;
     let mut config = app.load_locked(&lock)?;
     require_absent(&config, &name, args.force)?;
     let backend = Backend::choose(config.keychain)?;
     refuse_to_remove_the_only_copy(&name, backend, args.remove_key_file, args.force)?;
-    if args.remove_key_file
-        && let Some(key) = settings.key.as_deref()
-    {
-        key_file_removable(&name, key)?;
-    }
     let update = Update {
         ca: inputs.ca.map_or(Change::Keep, |(certs, _)| {
             Change::Put(tls::certificates_to_pem(&certs))
@@ -97,13 +102,13 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     eprintln!(
         "nomadctx: added context {name:?}; switch to it with: eval \"$(nomadctx use {name})\""
     );
-    if !keychain.backend().is_durable() {
+    if stores_key && !keychain.backend().is_durable() {
         warn(&format!(
             "the key of context {name:?} is in the kernel keyring: lost at reboot, so keep the key file, or choose a durable keychain (README: Headless Linux)"
         ));
     }
-    if args.remove_key_file {
-        remove_key_file(&name, settings.key.as_deref(), &keychain)?;
+    if let Some(key) = settings.key.as_deref().filter(|_| args.remove_key_file) {
+        remove_key_file(&name, key, &keychain)?;
     }
     Ok(())
 }
@@ -231,15 +236,11 @@ impl Inputs {
 }
 
 /// Deletes the original key file once the key is in the keychain, as asked.
-fn remove_key_file(name: &str, key: Option<&std::path::Path>, keychain: &Keychain) -> Result<()> {
-    let Some(key) = key else {
-        warn(&format!("context {name:?} has no key file to remove"));
-        return Ok(());
-    };
+fn remove_key_file(name: &str, key: &Path, keychain: &Keychain) -> Result<()> {
     key_file_removable(name, key)?;
     std::fs::remove_file(key).map_err(|e| {
         anyhow!(
-            "context {name:?} was added, but its key file {} could not be removed: {e}",
+            "context {name:?} was added, but its key file {} could not be removed: {e}; remove it yourself",
             key.display()
         )
     })?;
@@ -284,15 +285,23 @@ fn key_file_removable(name: &str, key: &Path) -> Result<()> {
 
 /// An ACL token from stdin: surrounding whitespace dropped, and it must be one line of text.
 fn read_token(name: &str) -> Result<Secret> {
-    let mut raw = Vec::new();
-    std::io::stdin()
+    const MAX_TOKEN: usize = 64 * 1024;
+    // Sized for the most that is read, so the buffer never moves and leaves a copy behind.
+    let mut raw = Vec::with_capacity(MAX_TOKEN + 1);
+    let read = std::io::stdin()
         .lock()
-        .take(64 * 1024)
-        .read_to_end(&mut raw)
-        .map_err(|e| {
-            anyhow!("context {name:?}: could not read the ACL token from standard input: {e}")
-        })?;
+        .take(MAX_TOKEN as u64 + 1)
+        .read_to_end(&mut raw);
     let raw = Secret::new(raw);
+    read.map_err(|e| {
+        anyhow!("context {name:?}: could not read the ACL token from standard input: {e}")
+    })?;
+    if raw.expose().len() > MAX_TOKEN {
+        bail!(
+            "context {name:?}: standard input holds more than {} KiB, too much for an ACL token; pipe in the token alone",
+            MAX_TOKEN / 1024
+        );
+    }
     parse_token(raw.expose()).map_err(|problem| match problem {
         TokenProblem::Empty => anyhow!(
             "context {name:?}: --token-stdin read no token; pipe it in, e.g. `nomadctx add {name} ... --token-stdin < token.txt`"

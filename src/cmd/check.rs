@@ -1,14 +1,15 @@
 //! `nomadctx check`: validate a context's material, ask its cluster over a live mutual-TLS
 //! request who it is, and print what it said (escaped: it comes from the server).
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::cli::CheckArgs;
-use crate::cmd::{App, Secrets, print, warn};
+use crate::cmd::{App, Secrets, print};
 use crate::context::{Address, Context};
 use crate::keychain::Keychain;
 use crate::probe::{self, Credentials, Report};
 use crate::text::printable;
+use crate::text::warn;
 use crate::tls;
 
 pub fn run(app: &App, args: CheckArgs) -> Result<()> {
@@ -92,15 +93,7 @@ fn credentials(
     {
         warn(&warning);
     }
-    let key = secrets
-        .key
-        .as_ref()
-        .map(|key| {
-            tls::private_key_der(key).map(|der| der.clone_key()).ok_or_else(|| {
-                anyhow!("the client key in the keychain is damaged; store it again with `nomadctx set {name} --cert FILE --key FILE`")
-            })
-        })
-        .transpose()?;
+    let key = secrets.key_der(name)?;
     Ok(Credentials {
         ca,
         client: key.map(|key| (certs, key)),

@@ -50,9 +50,6 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
 
     let mut status = 0;
     for (i, name) in names.iter().enumerate() {
-        // Between commands signals act on nomadctx itself (a `bg` job with `stty tostop`
-        // that writes a header must stop on SIGTTOU, not retry the write forever).
-        run.supervisor.idle();
         if !args.no_headers {
             print(&format!(
                 "{}==> {name} <==\n",
@@ -60,7 +57,10 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
             ))?;
         }
         let code = run.in_context(name, &[]).unwrap_or_else(|e| {
-            eprintln!("nomadctx: {e:#}");
+            eprintln!(
+                "nomadctx: {}",
+                crate::text::printable_message(&format!("{e:#}"))
+            );
             1
         });
         if status == 0 {
@@ -68,7 +68,6 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
         }
         // As xargs does: a command killed by a signal (a Ctrl-C, say) stops the whole run.
         if code > KILLED_BY_SIGNAL && i + 1 < names.len() {
-            run.supervisor.idle();
             eprintln!(
                 "nomadctx: stopping: {program:?} in context {name:?} was killed by signal {}; not run in: {}",
                 code - KILLED_BY_SIGNAL,

@@ -17,11 +17,11 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
     let (name, _) = app.resolve(&config, args.name.as_deref())?;
     let keychain = app.keychain(&config)?;
     let context = config.get(&name)?;
-    let Some(client_cert) = app.store.client_cert_file(context) else {
+    if !context.has_client() {
         bail!(
             "context {name:?} has no client certificate to export; add one with `nomadctx set {name} --cert FILE --key FILE`"
         );
-    };
+    }
     if args.output.is_none() && std::io::stdout().is_terminal() {
         bail!(
             "a PKCS#12 bundle is binary and holds the key: write it to a file with -o {name}.p12"
@@ -37,14 +37,23 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
 
     let (context, secrets) = Secrets::fetch(&app.store, &keychain, &name, context.clone())?;
     let mut chain = Vec::new();
-    let client_cert = app.store.client_cert_file(&context).unwrap_or(client_cert);
+    // The context as the secrets were read: a `set` since may have removed the first look's.
+    let Some(client_cert) = app.store.client_cert_file(&context) else {
+        bail!(
+            "context {name:?} no longer has a client certificate (removed while exporting); add one with `nomadctx set {name} --cert FILE --key FILE`"
+        );
+    };
     for path in [client_cert].into_iter().chain(app.store.ca_file(&context)) {
         chain.extend(
             tls::read_certificates(&path, "stored certificate")
                 .with_context(|| format!("context {name:?}"))?,
         );
     }
-    let key = secrets.key.as_ref().context("the client key is missing")?;
+    let Some(key) = secrets.key.as_ref() else {
+        bail!(
+            "context {name:?} has a client certificate but no key; store it with `nomadctx set {name} --key FILE`"
+        );
+    };
     let key_der = tls::key_to_pkcs8(key).with_context(|| format!("context {name:?}"))?;
     let bundle = bundle(&name, &chain, &key_der, &password)?;
     match &output {

@@ -84,8 +84,10 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
         .collect();
     let header = ["", "NAME", "ADDRESS", "REGION", "NAMESPACE", "CERT EXPIRES"].map(str::to_owned);
     print(&table(std::iter::once(&header).chain(&rows)))?;
-    let backend = Backend::choose(config.keychain)?;
-    if !backend.is_durable() {
+    // A NOMADCTX_KEYCHAIN that names no backend is for the commands that use one to report.
+    if let Ok(backend) = Backend::choose(config.keychain)
+        && !backend.is_durable()
+    {
         eprintln!(
             "nomadctx: keys and tokens are in {}: lost at reboot (README: Headless Linux)",
             backend.describe()

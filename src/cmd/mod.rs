@@ -23,12 +23,15 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow};
+use rustls_pki_types::PrivateKeyDer;
+use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command};
 use crate::context::{CONTEXT_VAR, Context, Materials, non_empty_env};
 use crate::keychain::{Backend, Item, ItemRef, Keychain};
 use crate::secret::Secret;
 use crate::store::{Config, Lock, Store};
+use crate::text::warn;
 use crate::{fork, migrate};
 
 /// Runs the command and returns the process exit code.
@@ -206,6 +209,7 @@ impl Secrets {
             // (or was cut short, when the config is as read).
             let linked = store.links_current(&ctx);
             if missing.is_none() && linked {
+                store.require_cert_files(name, &ctx)?;
                 return Ok((ctx, Self { linked, ..secrets }));
             }
             match store.load()?.contexts.remove(name) {
@@ -216,7 +220,9 @@ impl Secrets {
                 _ => {
                     return match missing {
                         Some(missing) => Err(keychain.missing(name, &missing)),
-                        None => Ok((ctx, Self { linked, ..secrets })),
+                        None => store
+                            .require_cert_files(name, &ctx)
+                            .map(|()| (ctx, Self { linked, ..secrets })),
                     };
                 }
             }
@@ -247,10 +253,18 @@ impl Secrets {
     pub fn key_pem(&self, name: &str) -> Result<Option<Secret>> {
         self.key
             .as_ref()
+            .map(|key| crate::tls::key_to_pem(key).with_context(|| damaged_key(name)))
+            .transpose()
+    }
+
+    /// The key as rustls takes it, for `check`; wiped when dropped.
+    pub fn key_der(&self, name: &str) -> Result<Option<Zeroizing<PrivateKeyDer<'static>>>> {
+        self.key
+            .as_ref()
             .map(|key| {
-                crate::tls::key_to_pem(key).with_context(|| {
-                    format!("the client key of context {name:?} in the keychain is damaged; store it again with `nomadctx set {name} --cert FILE --key FILE`")
-                })
+                crate::tls::private_key_der(key)
+                    .map(|der| Zeroizing::new(der.clone_key()))
+                    .ok_or_else(|| anyhow!(damaged_key(name)))
             })
             .transpose()
     }
@@ -273,6 +287,12 @@ impl Secrets {
     }
 }
 
+fn damaged_key(name: &str) -> String {
+    format!(
+        "the client key of context {name:?} in the keychain is damaged; store it again with `nomadctx set {name} --key FILE`"
+    )
+}
+
 /// Writes to stdout, returning (rather than panicking on) a broken pipe.
 pub fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -287,8 +307,4 @@ pub fn print_bytes(bytes: &[u8]) -> Result<()> {
     out.write_all(bytes)
         .and_then(|()| out.flush())
         .context("could not write to standard output")
-}
-
-pub fn warn(message: &str) {
-    eprintln!("nomadctx: warning: {message}");
 }

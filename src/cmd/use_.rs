@@ -7,12 +7,13 @@ use anyhow::{Result, anyhow, bail};
 use zeroize::Zeroizing;
 
 use crate::cli::UseArgs;
-use crate::cmd::{App, Secrets, print, warn};
+use crate::cmd::{App, Secrets, print};
 use crate::context::{CONTEXT_VAR, EnvVar, NOMAD_VARS, PREVIOUS_VAR, environment, non_empty_env};
 use crate::picker;
 use crate::runtime::UseKeys;
 use crate::shell::{Shell, render};
 use crate::store::{Config, checkpoint};
+use crate::text::warn;
 
 /// The argument that means "the context this shell used before".
 const PREVIOUS: &str = "-";
