@@ -29,8 +29,11 @@ pub const KILLED_BY_SIGNAL: u8 = 128;
 /// Every signal nomadctx passes on to its command: all that a process can catch, except
 /// those that report a fault of nomadctx's own (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP,
 /// SIGSYS), SIGCHLD (the command's own state changes, which nomadctx waits for), SIGCONT
-/// (nomadctx continues the command itself when it is continued) and the real-time signals,
-/// which `nix` cannot name.
+/// (nomadctx continues the command itself when it is continued), the real-time signals,
+/// which `nix` cannot name, and SIGPIPE. SIGPIPE stays ignored, as Rust leaves it: signal
+/// forwarding writes each signal to a socket, and once the forwarder has stopped that
+/// write fails with EPIPE, which raises SIGPIPE, whose handler writes again: a caught
+/// SIGPIPE made a late signal spin nomadctx at full CPU for ever (seen once in a benchmark).
 const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGINT,
@@ -38,7 +41,6 @@ const FORWARDED: &[Signal] = &[
     Signal::SIGABRT,
     Signal::SIGUSR1,
     Signal::SIGUSR2,
-    Signal::SIGPIPE,
     Signal::SIGALRM,
     Signal::SIGTERM,
     Signal::SIGTSTP,
@@ -209,8 +211,8 @@ impl Forwarder {
     }
 }
 
-/// The signals nomadctx was started with ignored (`nohup`, `trap '' INT` in a script), less
-/// SIGPIPE, which Rust ignores on its own. Linux tells in /proc/self/status; elsewhere
+/// The signals nomadctx was started with ignored (`nohup`, `trap '' INT` in a script; also
+/// SIGPIPE, which Rust ignores on its own and nomadctx does not forward). Linux tells in /proc/self/status; elsewhere
 /// reading a disposition takes unsafe code, and none counts as ignored.
 fn ignored_by_parent() -> SigSet {
     let mut ignored = SigSet::empty();
@@ -222,7 +224,7 @@ fn ignored_by_parent() -> SigSet {
             u64::from_str_radix(hex.trim(), 16).ok()
         })
     {
-        for signal in Signal::iterator().filter(|s| *s != Signal::SIGPIPE) {
+        for signal in Signal::iterator() {
             if mask & (1 << (signal as i32 - 1)) != 0 {
                 ignored.add(signal);
             }
@@ -240,14 +242,12 @@ fn act_on(origin: &Origin, state: State) {
         Cause::Sent(_) => origin.process.as_ref().map(|p| p.pid),
         _ => None,
     };
-    // nomadctx's own: the kernel's SIGPIPE for a write to a closed pipe (Rust ignores it),
-    // abort(), which goes on to end the process by itself.
+    // nomadctx's own: abort(), which goes on to end the process by itself.
     if sender == Some(std::process::id() as i32) {
         return;
     }
     match state {
-        // Rust ignores SIGPIPE (a closed stdout is an error to report, not a death).
-        State::Idle if signal != Signal::SIGPIPE => {
+        State::Idle => {
             let _ = emulate_default_handler(origin.signal);
         }
         // A terminal's signals (Ctrl-C, Ctrl-Z, Ctrl-\, a hang-up, a resize) come from the
@@ -266,7 +266,7 @@ fn act_on(origin: &Origin, state: State) {
         {
             let _ = emulate_default_handler(origin.signal);
         }
-        State::Idle | State::Finished => {}
+        State::Finished => {}
     }
 }
 

@@ -264,8 +264,8 @@ const WAIT_A_WHILE: &str =
 fn every_catchable_signal_sent_to_nomadctx_reaches_the_command() {
     let world = prod();
     for signal in [
-        "HUP", "INT", "QUIT", "TERM", "USR1", "USR2", "ALRM", "ABRT", "PIPE", "URG", "XCPU",
-        "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR",
+        "HUP", "INT", "QUIT", "TERM", "USR1", "USR2", "ALRM", "ABRT", "URG", "XCPU", "XFSZ",
+        "VTALRM", "PROF", "WINCH", "IO", "PWR",
     ] {
         let mut job = Job::start(
             &world,
