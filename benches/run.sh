@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times nomadctx against a bare `true` and against the ways people switch Nomad clusters
 # today, with hyperfine, in a private world: a temporary HOME, a private D-Bus session bus
-# with gnome-keyring-daemon (as the tests use), the kernel keyring, and certificates made
+# with gnome-keyring-daemon (as the tests use), the kernel keyring, the file store, and certificates made
 # here with openssl. Prints the machine and one markdown table per question.
 #
 # Usage: benches/run.sh [RUNS]     (default 200 runs per command; builds the release binary)
@@ -58,11 +58,14 @@ files=(--ca "$pki/nomad-ca.pem" --cert "$pki/cli.pem" --key "$pki/cli-key.pem")
 # Config dirs: the Secret Service, the kernel keyring, and 1, 100 and 1,000 contexts.
 make_config() { # DIR BACKEND
   mkdir -p "$1"
-  NOMADCTX_CONFIG_DIR=$1 NOMADCTX_KEYCHAIN=$2 "$bin" add prod --address "$addr" "${files[@]}" >/dev/null 2>&1
-  if [ "$2" = keyutils ]; then printf '\nkeychain = "keyutils"\n' | cat - "$1/config.toml" > "$1/c" && mv "$1/c" "$1/config.toml"; fi
+  # The file store is created with a passphrase and left unlocked (the kernel user keyring
+  # of this namespace), as after `nomadctx unlock`.
+  printf 'bench-passphrase\n' | NOMADCTX_CONFIG_DIR=$1 "$bin" keychain use "$2" --passphrase-stdin >/dev/null 2>&1
+  NOMADCTX_CONFIG_DIR=$1 "$bin" add prod --address "$addr" "${files[@]}" >/dev/null 2>&1
 }
 make_config "$work/cfg-ss" secret-service
 make_config "$work/cfg-keyutils" keyutils
+make_config "$work/cfg-file" file
 make_config "$work/cfg-token" secret-service
 printf 'bench-acl-token' | NOMADCTX_CONFIG_DIR=$work/cfg-token "$bin" set prod --token-stdin >/dev/null 2>&1
 for n in 1 100 1000; do
@@ -115,6 +118,7 @@ export NOMADCTX_CONFIG_DIR=$work/cfg-ss NOMADCTX_CONTEXT=prod
 # Fail here, with nomadctx's message, rather than inside hyperfine.
 "$bin" use prod --shell bash >/dev/null
 NOMADCTX_CONFIG_DIR=$work/cfg-keyutils "$bin" use prod --shell bash >/dev/null
+NOMADCTX_CONFIG_DIR=$work/cfg-file "$bin" use prod --shell bash >/dev/null </dev/null
 table "Every prompt: no keychain" \
   -n true true \
   -n "nomadctx current" "$bin current" \
@@ -124,13 +128,15 @@ NOMADCTX_COMPLETE=fish table "TAB: one completion call (fish protocol), config o
   -n "complete 'nomadctx use p'" "$bin -- nomadctx use p"
 unset NOMADCTX_CONTEXT
 
-table "Switching: one keychain fetch (Secret Service, then kernel keyring)" \
+table "Switching: one keychain fetch (Secret Service, kernel keyring, unlocked file store)" \
   -n true true \
   -n "nomadctx use prod (Secret Service)" "$bin use prod --shell bash" \
   -n "nomadctx exec prod -- true (Secret Service)" "$bin exec prod -- true" \
   -n "nomadctx use prod, with an ACL token too (Secret Service)" "env NOMADCTX_CONFIG_DIR=$work/cfg-token $bin use prod --shell bash" \
   -n "nomadctx use prod (keyutils)" "env NOMADCTX_CONFIG_DIR=$work/cfg-keyutils $bin use prod --shell bash" \
   -n "nomadctx exec prod -- true (keyutils)" "env NOMADCTX_CONFIG_DIR=$work/cfg-keyutils $bin exec prod -- true" \
+  -n "nomadctx use prod (file store, unlocked)" "env NOMADCTX_CONFIG_DIR=$work/cfg-file $bin use prod --shell bash" \
+  -n "nomadctx exec prod -- true (file store, unlocked)" "env NOMADCTX_CONFIG_DIR=$work/cfg-file $bin exec prod -- true" \
   -n "env true (the cost of env above)" "env NOMADCTX_CONFIG_DIR=$work/cfg-keyutils true"
 
 table "The same job done today" \

@@ -164,6 +164,41 @@ pub enum Command {
     /// Example: nomadctx doctor --repair
     Doctor(DoctorArgs),
 
+    /// Show where this configuration keeps keys and tokens, or choose another keychain.
+    ///
+    /// Without a subcommand: the keychain this configuration uses (config.toml's `keychain`,
+    /// or NOMADCTX_KEYCHAIN for one command), whether it survives a reboot, whether it
+    /// answers, and for the file store where it is and whether it is unlocked.
+    ///
+    /// The keychains: `secret-service` (the Linux desktop's: GNOME Keyring, KWallet,
+    /// KeePassXC), `file` (encrypted files, for servers without a desktop; a passphrase once
+    /// per session), `keyutils` (the Linux kernel keyring: no passphrase, lost at reboot),
+    /// `macos` and `windows`.
+    ///
+    /// Example: nomadctx keychain use file --migrate
+    Keychain(KeychainArgs),
+
+    /// Unlock the file store for this session: ask the passphrase once.
+    ///
+    /// On Linux the store's identity then waits in the kernel's user keyring (readable by you
+    /// only, gone at reboot) for --for, or config.toml's `unlock_for`, or 8h; `use`, `exec`,
+    /// `shell`, `check` and `export-p12` need no passphrase until then. Without an unlock
+    /// they ask on the terminal themselves (and unlock for the same time), and without a
+    /// terminal they fail with "the file store is locked". On macOS and Windows there is no
+    /// such cache: `unlock` only checks the passphrase, and each command that needs a secret
+    /// asks for it (or reads NOMADCTX_PASSPHRASE_FILE).
+    ///
+    /// For unattended hosts NOMADCTX_PASSPHRASE_FILE names a file whose first line is the
+    /// passphrase (yours, mode 0600); anyone who can read it can open every key.
+    ///
+    /// Example: nomadctx unlock --for 2h
+    Unlock(UnlockArgs),
+
+    /// Lock the file store: drop its unlocked identity from the kernel keyring now.
+    ///
+    /// Example: nomadctx lock
+    Lock,
+
     /// Print a shell completion script.
     ///
     /// The script asks nomadctx for candidates on each TAB, so context names complete
@@ -195,6 +230,73 @@ pub enum Command {
     ///
     /// Example: nomadctx man
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct KeychainArgs {
+    #[command(subcommand)]
+    pub action: Option<KeychainAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeychainAction {
+    /// Choose the keychain this configuration keeps its secrets in (written to config.toml).
+    ///
+    /// With --migrate every key and token moves as one change: all are written to the new
+    /// keychain and read back, then config.toml is switched, then the old items are deleted;
+    /// a run killed at any step loses nothing, and the next `keychain use` clears what it
+    /// left. Choosing `file` the first time creates the store and asks for its new passphrase
+    /// twice on the terminal (or reads it once with --passphrase-stdin).
+    ///
+    /// Example: nomadctx keychain use file --migrate
+    Use(KeychainUseArgs),
+
+    /// Change the file store's passphrase (only its identity is encrypted again).
+    ///
+    /// Asks for the current passphrase and the new one twice on the terminal; with
+    /// --passphrase-stdin reads two lines, the current passphrase and the new one.
+    ///
+    /// Example: nomadctx keychain passphrase
+    Passphrase(PassphraseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeychainUseArgs {
+    /// The keychain: secret-service, file, keyutils, macos or windows.
+    #[arg(value_parser = ["secret-service", "file", "keyutils", "macos", "windows"])]
+    pub backend: String,
+
+    /// Move every secret of this configuration from the keychain it uses now.
+    #[arg(long)]
+    pub migrate: bool,
+
+    /// Switch although the contexts' secrets are in the old keychain and not moved: they
+    /// then have to be stored again with `nomadctx set NAME --key FILE`.
+    #[arg(long, conflicts_with = "migrate")]
+    pub force: bool,
+
+    /// Read the file store's passphrase from the first line of standard input.
+    #[arg(long)]
+    pub passphrase_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    /// Read the current and the new passphrase as two lines of standard input.
+    #[arg(long)]
+    pub passphrase_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// How long the store stays unlocked: 8h, 30m, 90s, 2d, 1h30m.
+    #[arg(long = "for", value_name = "DURATION", value_parser = crate::unlock_cache::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Read the passphrase from the first line of standard input.
+    #[arg(long)]
+    pub passphrase_stdin: bool,
 }
 
 /// The settings a context holds; shared by `add` and `set`.

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::change::{Piece, note, pieces_of, settle};
 use crate::context::fresh_id;
+use crate::file_store::FileStore;
 use crate::keychain::{Backend, Keychain};
 use crate::store::{Config, Lock, Store, checkpoint, remove_if_present, write_atomic};
 
@@ -74,7 +75,20 @@ pub fn fork(store: &Store, lock: &Lock, mut config: Config) -> Result<Config> {
         .collect();
     note(store, &items)?;
     let mut copied = 0;
-    for (name, ctx) in &config.contexts {
+    if backend == Backend::File {
+        // The copy takes the file store's identity and encrypted files as they are: no
+        // passphrase is needed, and both configurations open theirs with the same one.
+        let accounts: Vec<(String, String)> = items
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Item(item) => Some((old.account(item), new.account(item))),
+                _ => None,
+            })
+            .collect();
+        FileStore::open(&plan.from, None, config.unlock_for())?.copy_to(&plan.to, &accounts)?;
+        copied = accounts.len();
+    }
+    for (name, ctx) in config.contexts.iter().filter(|_| backend != Backend::File) {
         for piece in pieces_of(store, ctx) {
             if let Piece::Item(item) = piece
                 && let Some(secret) = old.get(name, &item)?

@@ -9,6 +9,7 @@ use anyhow::{Result, anyhow, bail};
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 use serde::{Deserialize, Serialize};
 
+use crate::file_store::{FileError, FileStore, LOCKED};
 #[cfg(target_os = "linux")]
 use crate::kernel_keyring::{KernelError, KernelKeyring};
 use crate::secret::Secret;
@@ -22,11 +23,15 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Backend {
     /// freedesktop Secret Service (GNOME Keyring, KWallet, KeePassXC); the Linux default.
     SecretService,
+    /// Encrypted files (age), unlocked once per session; for servers without a desktop.
+    File,
     /// The Linux kernel keyring; forgets everything at reboot, so only when asked for.
     Keyutils,
     /// macOS Keychain.
+    #[serde(rename = "macos", alias = "macos-keychain")]
     MacosKeychain,
     /// Windows Credential Manager.
+    #[serde(rename = "windows", alias = "windows-credential-manager")]
     WindowsCredentialManager,
 }
 
@@ -50,20 +55,60 @@ impl Backend {
     }
 
     fn parse(value: &str) -> Result<Self> {
-        match value {
-            "secret-service" => Ok(Self::SecretService),
-            "keyutils" => Ok(Self::Keyutils),
-            "macos-keychain" => Ok(Self::MacosKeychain),
-            "windows-credential-manager" => Ok(Self::WindowsCredentialManager),
-            other => bail!(
-                "NOMADCTX_KEYCHAIN={other:?} is not a keychain nomadctx knows; use secret-service, keyutils, macos-keychain or windows-credential-manager"
+        match Self::from_name(value) {
+            Some(backend) => Ok(backend),
+            None => bail!(
+                "NOMADCTX_KEYCHAIN={value:?} is not a keychain nomadctx knows; use one of: {}",
+                Self::names()
             ),
+        }
+    }
+
+    /// The backend called `name` in config.toml, `keychain use` or NOMADCTX_KEYCHAIN.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "secret-service" => Some(Self::SecretService),
+            "file" => Some(Self::File),
+            "keyutils" => Some(Self::Keyutils),
+            "macos" | "macos-keychain" => Some(Self::MacosKeychain),
+            "windows" | "windows-credential-manager" => Some(Self::WindowsCredentialManager),
+            _ => None,
+        }
+    }
+
+    /// The names of the backends this system has: `secret-service, file, keyutils`.
+    pub fn names() -> String {
+        Self::available()
+            .into_iter()
+            .map(Self::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The backends this operating system has, the default first.
+    pub fn available() -> Vec<Self> {
+        let mut all = vec![Self::platform_default(), Self::File];
+        if cfg!(target_os = "linux") {
+            all.push(Self::Keyutils);
+        }
+        all
+    }
+
+    /// The name `keychain use` and config.toml know it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SecretService => "secret-service",
+            Self::File => "file",
+            Self::Keyutils => "keyutils",
+            Self::MacosKeychain => "macos",
+            Self::WindowsCredentialManager => "windows",
         }
     }
 
     pub fn describe(self) -> &'static str {
         match self {
             Self::SecretService => "the Secret Service",
+            Self::File => "the file store",
             Self::Keyutils => "the kernel keyring (keyutils)",
             Self::MacosKeychain => "the macOS Keychain",
             Self::WindowsCredentialManager => "Windows Credential Manager",
@@ -73,7 +118,10 @@ impl Backend {
     fn remedy(self) -> &'static str {
         match self {
             Self::SecretService => {
-                "make sure a Secret Service (gnome-keyring-daemon, KWallet or KeePassXC) is running on this session's D-Bus and its collection is unlocked, or choose the kernel keyring with NOMADCTX_KEYCHAIN=keyutils (it forgets keys at reboot)"
+                "make sure a Secret Service (gnome-keyring-daemon, KWallet or KeePassXC) is running on this session's D-Bus and its collection is unlocked, or choose another keychain with `nomadctx keychain use file --migrate` (README: Headless servers)"
+            }
+            Self::File => {
+                "check the file store's directory (`nomadctx keychain` shows where it is)"
             }
             Self::Keyutils => {
                 "check that the kernel has persistent keyrings (`keyctl get_persistent @s`) and that your key quota (/proc/sys/kernel/keys/maxkeys, maxbytes) is not used up"
@@ -101,6 +149,9 @@ impl Backend {
             Self::Keyutils => KernelKeyring::open()
                 .map(|k| Connection::Kernel(Arc::new(k)))
                 .map_err(Failure::Kernel),
+            Self::File => Err(Failure::Keyring(KeyringError::NotSupportedByStore(
+                "the file store is opened by the keychain, not the backend".to_owned(),
+            ))),
             #[cfg(target_os = "macos")]
             Self::MacosKeychain => core(apple_native_keyring_store::keychain::Store::new()),
             #[cfg(windows)]
@@ -187,11 +238,15 @@ pub struct Keychain {
     store_id: String,
     connection: Arc<OnceLock<Connection>>,
     timeout: Duration,
+    /// The file store's public recipient and how long an unlock lasts, from config.toml.
+    file_recipient: Option<String>,
+    unlock_for: Duration,
 }
 
 #[derive(Clone)]
 enum Connection {
     Core(Arc<CredentialStore>),
+    File(Arc<FileStore>),
     #[cfg(target_os = "linux")]
     Kernel(Arc<KernelKeyring>),
 }
@@ -237,7 +292,34 @@ impl Keychain {
             store_id: store_id.to_owned(),
             connection: Arc::default(),
             timeout,
+            file_recipient: None,
+            unlock_for: crate::unlock_cache::DEFAULT_TTL,
         }
+    }
+
+    /// The file store's settings from config.toml (used when the backend is `file`).
+    pub fn with_file_store(mut self, recipient: Option<&str>, unlock_for: Duration) -> Self {
+        self.file_recipient = recipient.map(str::to_owned);
+        self.unlock_for = unlock_for;
+        self
+    }
+
+    /// The file store itself, for `unlock`, `lock` and `keychain`.
+    pub fn file_store(&self) -> Result<Arc<FileStore>> {
+        match self.connection() {
+            Ok(Connection::File(store)) => Ok(store),
+            Ok(_) => bail!("{} is not the file store", self.backend.describe()),
+            Err(failure) => Err(anyhow!("{}", failure.describe())),
+        }
+    }
+
+    /// Whether the item is there, without reading it where that can be told (the file
+    /// store needs no passphrase for it).
+    pub fn contains(&self, name: &str, item: &ItemRef) -> Result<bool> {
+        if let Ok(Connection::File(store)) = self.connection() {
+            return store.contains(&self.account(item));
+        }
+        Ok(self.get(name, item)?.is_some())
     }
 
     pub fn backend(&self) -> Backend {
@@ -335,6 +417,8 @@ impl Keychain {
                 let wanted = account.clone();
                 self.bounded(move || legacy_item(&store, &wanted))
             }
+            // The file store is newer than the names-only layout.
+            Connection::File(_) => Ok(None),
         };
         result.map_err(|f| self.explain(name, item, &account, "read", f))
     }
@@ -357,6 +441,7 @@ impl Keychain {
                             .collect::<Vec<_>>()
                     })
             }
+            Connection::File(store) => store.list().map_err(|e| Failure::File(e.into())),
             Connection::Core(store) => self.bounded(move || {
                 let entries = store
                     .search(&HashMap::from([("service", SERVICE)]))
@@ -381,7 +466,7 @@ impl Keychain {
             }
             Err(Failure::Keyring(KeyringError::NotSupportedByStore(_))) => Ok(None),
             Err(failure) if failure.no_service().is_some() => Err(anyhow!(
-                "could not list nomadctx's items: there is no Secret Service here ({}); {NO_SERVICE_CHOICES}",
+                "could not list nomadctx's items: there is no Secret Service here ({}).\n{NO_SERVICE_CHOICES}",
                 failure.no_service().unwrap_or_default()
             )),
             Err(Failure::TimedOut) => Err(anyhow!(
@@ -407,6 +492,7 @@ impl Keychain {
                 self.bounded(move || kernel.get(&description).map_err(Failure::Kernel))
                     .map(|found| found.map(Secret::new))
             }
+            Connection::File(store) => store.get(account).map_err(Failure::File),
             Connection::Core(store) => {
                 let entry = self.entry(&store, account, None)?;
                 match self.bounded(move || entry.get_secret().map_err(Failure::Keyring)) {
@@ -440,6 +526,9 @@ impl Keychain {
                         .map_err(Failure::Kernel)
                 })
             }
+            Connection::File(store) => store
+                .set(account, &secret)
+                .map_err(|e| Failure::File(e.into())),
             Connection::Core(store) => {
                 let entry = self.entry(&store, account, Some(label))?;
                 self.bounded(move || entry.set_secret(secret.expose()).map_err(Failure::Keyring))
@@ -454,6 +543,7 @@ impl Keychain {
                 let description = format!("{SERVICE}:{account}");
                 self.bounded(move || kernel.delete(&description).map_err(Failure::Kernel))
             }
+            Connection::File(store) => store.delete(account).map_err(|e| Failure::File(e.into())),
             Connection::Core(store) => {
                 let entry = self.entry(&store, account, None)?;
                 match self.bounded(move || entry.delete_credential().map_err(Failure::Keyring)) {
@@ -484,7 +574,19 @@ impl Keychain {
             return Ok(connection.clone());
         }
         let backend = self.backend;
-        let connection = self.bounded(move || backend.open())?;
+        // Local files need no guard against a daemon that never answers, and a question on
+        // the terminal must not be cut off.
+        let connection = if backend == Backend::File {
+            FileStore::open(
+                &self.store_id,
+                self.file_recipient.as_deref(),
+                self.unlock_for,
+            )
+            .map(|store| Connection::File(Arc::new(store)))
+            .map_err(|e| Failure::File(e.into()))?
+        } else {
+            self.bounded(move || backend.open())?
+        };
         Ok(self.connection.get_or_init(|| connection).clone())
     }
 
@@ -516,10 +618,31 @@ impl Keychain {
         let remedy = self.backend.remedy();
         if let Some(reason) = failure.no_service() {
             return anyhow!(
-                "could not {verb} the {what} of {owner}: there is no Secret Service here ({reason}); {NO_SERVICE_CHOICES}"
+                "could not {verb} the {what} of {owner}: there is no Secret Service here ({reason}).\n{NO_SERVICE_CHOICES}"
             );
         }
         match failure {
+            Failure::File(FileError::Locked) => {
+                anyhow!("could not {verb} the {what} of {owner}: {LOCKED}")
+            }
+            Failure::File(FileError::Damaged { path, why }) => {
+                let again = match item {
+                    _ if name.is_empty() => String::new(),
+                    Item::ClientKey => {
+                        format!(", or store the key again with `nomadctx set {name} --key FILE`")
+                    }
+                    Item::Token => format!(
+                        ", or store the token again with `nomadctx set {name} --token-stdin`"
+                    ),
+                };
+                anyhow!(
+                    "the {what} of {owner} could not be read: its file {} is damaged or was changed ({why}); restore the file from a backup{again}",
+                    path.display()
+                )
+            }
+            Failure::File(other) => {
+                anyhow!("could not {verb} the {what} of {owner} in the file store: {other}")
+            }
             Failure::TimedOut => anyhow::Error::new(NoAnswer(format!(
                 "{backend} did not answer within {} when asked to {verb} the {what} of {owner} (item {SERVICE}/{account}); {remedy}",
                 seconds(self.timeout)
@@ -614,6 +737,7 @@ fn vanished(message: &str) -> bool {
 
 enum Failure {
     Keyring(KeyringError),
+    File(FileError),
     #[cfg(target_os = "linux")]
     Kernel(KernelError),
     TimedOut,
@@ -621,10 +745,11 @@ enum Failure {
 
 /// What to do when there is no Secret Service to talk to (a server reached over ssh, su,
 /// cron, a container): the choices, short, and where the README explains them.
-const NO_SERVICE_CHOICES: &str = "choose a keychain:
-  - start a Secret Service (gnome-keyring-daemon, KeePassXC or KWallet) on this session's D-Bus, or
-  - set NOMADCTX_KEYCHAIN=keyutils for the kernel keyring (it forgets keys at reboot).
-See \"Headless Linux\" in the README.";
+const NO_SERVICE_CHOICES: &str = "Choose where this configuration keeps keys, then run the command again:
+  nomadctx keychain use file       encrypted files: durable, a passphrase once per session
+  nomadctx keychain use keyutils   the kernel keyring: no passphrase, but lost at reboot
+  dbus-run-session -- $SHELL       a session bus to start a Secret Service in (gnome-keyring-daemon --unlock)
+See \"Headless servers\" in the README.";
 
 impl Failure {
     /// Why there is no Secret Service at all, when that is the failure: D-Bus's own text
@@ -650,6 +775,7 @@ impl Failure {
     fn describe(&self) -> String {
         match self {
             Self::Keyring(err) => describe_error(err),
+            Self::File(err) => err.to_string(),
             #[cfg(target_os = "linux")]
             Self::Kernel(err) => err.to_string(),
             Self::TimedOut => "no answer".to_owned(),

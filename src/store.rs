@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::{Context, non_empty_env, validate_name};
 use crate::keychain::Backend;
 use crate::trust::{MOVE_IT_AWAY, Private, SHARED_WRITE};
+use crate::unlock_cache::{DEFAULT_TTL, parse_duration};
 
 /// What another user could do with a config directory, file or certificate directory
 /// they can write to: point `use`, `exec` and `check` at their own server (which would
@@ -69,6 +71,13 @@ pub struct Config {
     pub store_dir: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keychain: Option<Backend>,
+    /// The `file` store's public age recipient: secrets are encrypted to it, so writing
+    /// them needs no passphrase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_recipient: Option<String>,
+    /// How long `nomadctx unlock` keeps the file store open when `--for` is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlock_for: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
     #[serde(default)]
@@ -87,6 +96,20 @@ impl Config {
             self.store = Some(crate::context::fresh_id(16)?);
         }
         Ok(self.store.as_deref().unwrap_or_default())
+    }
+
+    /// How long an unlock of the file store lasts unless `--for` says.
+    pub fn unlock_for(&self) -> Duration {
+        self.unlock_for
+            .as_deref()
+            .and_then(|t| parse_duration(t).ok())
+            .unwrap_or(DEFAULT_TTL)
+    }
+
+    /// The keychain this configuration chose (config.toml, else the platform's default),
+    /// whatever NOMADCTX_KEYCHAIN says for one command.
+    pub fn chosen_keychain(&self) -> Backend {
+        self.keychain.unwrap_or_else(Backend::platform_default)
     }
 
     /// The context called `name`, or an error that lists the ones there are.
@@ -358,7 +381,7 @@ impl Store {
     pub fn save(&self, config: &Config, _lock: &Lock) -> Result<()> {
         checkpoint("save-config")?;
         let text = toml::to_string_pretty(config).context("could not encode the config")?;
-        let header = "# nomadctx contexts. Keys and tokens are in the OS keychain, not here: `store` and\n# each context's `id` name their items and certificate files (certs/ID/); edit\n# names and settings freely, but leave ids and versions alone.\n";
+        let header = "# nomadctx contexts. Keys and tokens are in the keychain (`nomadctx keychain`), not\n# here: `store` and each context's `id` name their items and certificate files (certs/ID/); edit\n# names and settings freely, but leave ids and versions alone.\n";
         let newline = if text.ends_with('\n') { "" } else { "\n" };
         write_atomic(
             &self.config_path(),
@@ -407,7 +430,20 @@ pub fn parse_config(text: &[u8], path: &Path) -> Result<Config> {
         )));
     }
     let text = std::str::from_utf8(text).map_err(|_| broken("it is not UTF-8 text".into()))?;
-    let config: Config = toml::from_str(text).map_err(|e| broken(e.to_string()))?;
+    let config: Config = toml::from_str(text).map_err(|e| match misplaced_setting(text) {
+        Some(where_) => broken(where_),
+        None => broken(e.to_string()),
+    })?;
+    if let Some(recipient) = &config.file_recipient
+        && !recipient.starts_with("age1")
+    {
+        return Err(broken(format!(
+            "file_recipient {recipient:?} is not an age recipient (age1...); put back the value `nomadctx keychain use file` wrote"
+        )));
+    }
+    if let Some(text) = &config.unlock_for {
+        parse_duration(text).map_err(|e| broken(format!("unlock_for: {e}")))?;
+    }
     match &config.store {
         Some(store) => validate_id("store", store, 32).map_err(broken)?,
         // Without it no context's items can be found, and the next `add` would choose a new
@@ -441,6 +477,33 @@ pub fn parse_config(text: &[u8], path: &Path) -> Result<Config> {
         )));
     }
     Ok(config)
+}
+
+/// The settings that belong at the top of config.toml.
+const TOP_LEVEL: [&str; 6] = [
+    "store",
+    "store_dir",
+    "keychain",
+    "file_recipient",
+    "unlock_for",
+    "default",
+];
+
+/// Where a top-level setting that was written inside a context's table belongs: a line
+/// appended to the end of the file lands in the last table, and TOML says nothing of it.
+fn misplaced_setting(text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let contexts = table.get("contexts")?.as_table()?;
+    contexts.iter().find_map(|(name, ctx)| {
+        let key = ctx
+            .as_table()?
+            .keys()
+            .find(|k| TOP_LEVEL.contains(&k.as_str()))?;
+        Some(format!(
+            "`{key} = ...` is inside the table [contexts.{name}], where it is not a setting; top-level settings ({}) belong at the top of the file, before the first [table]: move the line up there",
+            TOP_LEVEL.join(", ")
+        ))
+    })
 }
 
 /// Whether `value` has the shape of an id: `len` lower-case hex digits.

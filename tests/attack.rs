@@ -504,8 +504,12 @@ fn without_a_secret_service_the_error_is_short_and_names_the_choices() {
         let text = out.stderr_text();
         out.stderr_has("context \"prod\": there is no Secret Service here")
             .stderr_has(why)
-            .stderr_has("NOMADCTX_KEYCHAIN=keyutils")
-            .stderr_has("\"Headless Linux\" in the README");
+            .stderr_has("nomadctx keychain use file ")
+            .stderr_has("nomadctx keychain use keyutils ")
+            .stderr_has("lost at reboot")
+            .stderr_has("dbus-run-session -- $SHELL")
+            .stderr_has("\"Headless servers\" in the README");
+        assert!(text.lines().count() <= 6, "not short:\n{text}");
         assert!(
             !text.contains("X11") && !text.contains("autolaunch"),
             "{text}"
@@ -519,7 +523,7 @@ fn without_a_secret_service_the_error_is_short_and_names_the_choices() {
     let doctor = world.cmd().arg("doctor").fails();
     doctor
         .stderr_has("could not list nomadctx's items: there is no Secret Service here")
-        .stderr_has("\"Headless Linux\" in the README");
+        .stderr_has("\"Headless servers\" in the README");
     assert!(
         !doctor.stderr_text().contains("\"*\""),
         "{}",

@@ -375,7 +375,7 @@ fn no_secret_service_is_a_clear_error_and_leaves_no_context() {
         .fails();
     out.stderr_has("context \"prod\"")
         .stderr_has("Secret Service")
-        .stderr_has("NOMADCTX_KEYCHAIN=keyutils");
+        .stderr_has("nomadctx keychain use file");
     assert!(!world.config_dir.join("config.toml").exists());
     assert!(!world.config_dir.join("certs").exists());
     // The test bus starts nothing on demand. With the system's session.conf, the request

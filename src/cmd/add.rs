@@ -104,7 +104,7 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     );
     if stores_key && !keychain.backend().is_durable() {
         warn(&format!(
-            "the key of context {name:?} is in the kernel keyring: lost at reboot, so keep the key file, or choose a durable keychain (README: Headless Linux)"
+            "the key of context {name:?} is in the kernel keyring: lost at reboot, so keep the key file, or choose a durable keychain (README: Headless servers)"
         ));
     }
     if let Some(key) = settings.key.as_deref().filter(|_| args.remove_key_file) {

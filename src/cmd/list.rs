@@ -89,7 +89,7 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
         && !backend.is_durable()
     {
         eprintln!(
-            "nomadctx: keys and tokens are in {}: lost at reboot (README: Headless Linux)",
+            "nomadctx: keys and tokens are in {}: lost at reboot (README: Headless servers)",
             backend.describe()
         );
     }

@@ -10,6 +10,7 @@ mod doctor;
 mod exec;
 mod export_p12;
 mod init;
+mod keychain;
 mod list;
 mod man;
 mod remove;
@@ -17,6 +18,7 @@ mod rename;
 mod set;
 mod show;
 mod subshell;
+mod unlock;
 mod use_;
 
 use std::io::Write;
@@ -58,6 +60,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::Init(args) => init::run(args),
+        Command::Keychain(args) => keychain::run(&app, args),
+        Command::Unlock(args) => unlock::unlock(&app, args),
+        Command::Lock => unlock::lock(&app),
     }
     .map(|()| 0)
 }
@@ -125,7 +130,8 @@ impl App {
         Ok(Keychain::new(
             Backend::choose(config.keychain)?,
             config.store.as_deref().unwrap_or_default(),
-        ))
+        )
+        .with_file_store(config.file_recipient.as_deref(), config.unlock_for()))
     }
 
     /// The config, migrated first if it was written before store and context ids. Commands

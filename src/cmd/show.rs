@@ -38,7 +38,7 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
     // Presence is checked in the keychain itself, so `show` also reveals a lost item.
     let stored = |item: Item| -> Option<bool> {
         item_of(item)
-            .map(|i| keychain.get(&name, &i).map(|s| s.is_some()))
+            .map(|i| keychain.contains(&name, &i))
             .and_then(|r| r.ok())
     };
     let current = app.current_name(&config).is_some_and(|(n, _)| n == name);

@@ -50,7 +50,7 @@ pub struct World {
     pub home: PathBuf,
     pub config_dir: PathBuf,
     pub runtime_dir: PathBuf,
-    bus: Child,
+    bus: Option<Child>,
     keyring: Option<Child>,
     pub bus_address: String,
 }
@@ -78,7 +78,34 @@ impl World {
 
     /// A world whose session bus has no Secret Service on it.
     pub fn without_keychain() -> Self {
+        let mut world = Self::headless();
         require_tool("dbus-daemon");
+        let bus_config = world.tmp.path().join("bus.conf");
+        std::fs::write(&bus_config, bus_config_text(world.tmp.path())).unwrap();
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--nofork", "--print-address=1"])
+            .arg(format!("--config-file={}", bus_config.display()))
+            .env("HOME", &world.home)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon");
+        let mut line = String::new();
+        BufReader::new(bus.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        world.bus_address = line.trim().to_owned();
+        world.bus = Some(bus);
+        assert!(
+            !world.bus_address.is_empty(),
+            "dbus-daemon printed no address"
+        );
+        world
+    }
+
+    /// A world with no D-Bus at all, as on a server reached over ssh: no session bus, and
+    /// no DBUS_SESSION_BUS_ADDRESS.
+    pub fn headless() -> Self {
         let tmp = tempfile::Builder::new()
             .prefix("nomadctx-test")
             .tempdir()
@@ -91,30 +118,14 @@ impl World {
             std::fs::create_dir_all(dir).unwrap();
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         }
-        let bus_config = tmp.path().join("bus.conf");
-        std::fs::write(&bus_config, bus_config_text(tmp.path())).unwrap();
-        let mut bus = Command::new("dbus-daemon")
-            .args(["--nofork", "--print-address=1"])
-            .arg(format!("--config-file={}", bus_config.display()))
-            .env("HOME", &home)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dbus-daemon");
-        let mut line = String::new();
-        BufReader::new(bus.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let bus_address = line.trim().to_owned();
-        assert!(!bus_address.is_empty(), "dbus-daemon printed no address");
         Self {
             tmp,
             home,
             config_dir,
             runtime_dir,
-            bus,
+            bus: None,
             keyring: None,
-            bus_address,
+            bus_address: String::new(),
         }
     }
 
@@ -241,11 +252,16 @@ impl World {
             .env("HOME", &self.home)
             .env("SHELL", "/bin/bash")
             .env("LANG", "C.UTF-8")
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
             .env("XDG_RUNTIME_DIR", &self.runtime_dir)
             .env("NOMADCTX_CONFIG_DIR", &self.config_dir)
             .env("NOMADCTX_KEYCHAIN_TIMEOUT", "10")
+            // The file store's scrypt at 2^10 rather than a second's worth (debug builds
+            // only); the recovery test with the age tool uses the real work factor.
+            .env("NOMADCTX_SCRYPT_LOG_N", "10")
             .current_dir(&self.home);
+        if !self.bus_address.is_empty() {
+            cmd.env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address);
+        }
     }
 
     /// The config as nomadctx reads it.
@@ -376,6 +392,7 @@ impl World {
         let mut files = BTreeMap::new();
         collect_files(&self.home, &mut files);
         collect_files(&self.runtime_dir, &mut files);
+        collect_files(&self.config_dir, &mut files);
         files
             .into_iter()
             .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle))
@@ -409,7 +426,7 @@ fn bus_config_text(dir: &Path) -> String {
 
 impl Drop for World {
     fn drop(&mut self) {
-        for child in self.keyring.iter_mut().chain([&mut self.bus]) {
+        for child in self.keyring.iter_mut().chain(self.bus.as_mut()) {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -1142,5 +1159,66 @@ impl Rng {
     /// A number below `n` (0 for an empty range).
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A user namespace of the test's own, kept alive while this lives: its kernel keyrings (the
+/// user keyring the file store's unlock cache is in, and the persistent keyring) last across
+/// the commands run in it with [`KernelSession::run`], and go when it is dropped, as at a
+/// reboot. Never the keyrings of the user running the tests.
+pub struct KernelSession {
+    holder: Child,
+}
+
+impl KernelSession {
+    pub fn new() -> Self {
+        require_tool("unshare");
+        require_tool("nsenter");
+        let mut holder = Command::new("unshare")
+            .args([
+                "--user",
+                "--map-current-user",
+                "sh",
+                "-c",
+                "echo ready; exec cat",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start unshare");
+        // Only once it says so is the holder in its namespace: before, nsenter would enter
+        // the test's own.
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n", "unshare --user did not start");
+        Self { holder }
+    }
+
+    /// `program` with the world's environment, inside this session's namespace.
+    pub fn run(&self, world: &World, program: &str) -> Run {
+        world
+            .program("nsenter")
+            .args(["--user", "--preserve-credentials", "-t"])
+            .arg(self.holder.id().to_string())
+            .arg(program)
+    }
+
+    /// The process that holds the namespace, for `nsenter -t`.
+    pub fn holder_pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    /// nomadctx, inside this session's namespace.
+    pub fn cmd(&self, world: &World) -> Run {
+        self.run(world, BIN)
+    }
+}
+
+impl Drop for KernelSession {
+    fn drop(&mut self) {
+        drop(self.holder.stdin.take());
+        let _ = self.holder.wait();
     }
 }

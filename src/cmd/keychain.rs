@@ -1,0 +1,249 @@
+//! `nomadctx keychain`: where this configuration keeps its secrets, choosing another (and
+//! moving them there), and the file store's passphrase.
+
+use age::x25519;
+use anyhow::{Result, anyhow, bail};
+
+use crate::cli::{KeychainAction, KeychainArgs, KeychainUseArgs, PassphraseArgs};
+use crate::cmd::App;
+use crate::file_store::FileStore;
+use crate::keychain::{Backend, Keychain};
+use crate::keychain_move::{live_items, move_secrets, tidy};
+use crate::passphrase;
+use crate::store::Config;
+use crate::unlock_cache::{self, format_duration};
+
+pub fn run(app: &App, args: KeychainArgs) -> Result<()> {
+    match args.action {
+        None => show(app),
+        Some(KeychainAction::Use(args)) => choose(app, args),
+        Some(KeychainAction::Passphrase(args)) => passphrase(app, args),
+    }
+}
+
+/// A keychain of this configuration by backend, with its file store settings.
+fn keychain_for(config: &Config, backend: Backend) -> Keychain {
+    Keychain::new(backend, config.store.as_deref().unwrap_or_default())
+        .with_file_store(config.file_recipient.as_deref(), config.unlock_for())
+}
+
+fn show(app: &App) -> Result<()> {
+    let config = app.store.load()?;
+    let backend = Backend::choose(config.keychain)?;
+    let chosen_by = if std::env::var_os("NOMADCTX_KEYCHAIN").is_some_and(|v| !v.is_empty()) {
+        "NOMADCTX_KEYCHAIN, for this command only"
+    } else if config.keychain.is_some() {
+        "config.toml"
+    } else {
+        "nothing: the default on this system (`nomadctx keychain use NAME` chooses)"
+    };
+    let durable = if backend.is_durable() {
+        "yes, it survives a reboot"
+    } else {
+        "no: it forgets every key at reboot"
+    };
+    let mut out = format!(
+        "keychain:   {} ({})\nchosen by:  {chosen_by}\ndurable:    {durable}\n",
+        backend.name(),
+        backend.describe()
+    );
+    let keychain = keychain_for(&config, backend);
+    let mine = live_items(&app.store, &config).len();
+    let reachable = match keychain.list() {
+        Ok(Some(items)) => format!(
+            "yes, {} item(s) of this configuration, {mine} in use",
+            items.len()
+        ),
+        Ok(None) => "yes".to_owned(),
+        Err(e) => format!("no: {e:#}"),
+    };
+    out.push_str(&format!("reachable:  {reachable}\n"));
+    if backend == Backend::File {
+        let store = keychain.file_store()?;
+        out.push_str(&format!("directory:  {}\n", store.dir().display()));
+        let state = if !store.has_identity() {
+            "there is no identity.age yet: `nomadctx keychain use file` creates it".to_owned()
+        } else if !unlock_cache::AVAILABLE {
+            "each command asks for the passphrase (no session cache on this system)".to_owned()
+        } else if store.is_unlocked()? {
+            let left = unlock_cache::time_left(store.store_id())
+                .map(|t| format!(" ({t} left)"))
+                .unwrap_or_default();
+            format!("no, unlocked{left}; `nomadctx lock` locks it")
+        } else {
+            "yes: `nomadctx unlock` unlocks it for this session".to_owned()
+        };
+        out.push_str(&format!("locked:     {state}\n"));
+        out.push_str(&format!(
+            "unlock for: {} (config.toml's unlock_for, or `nomadctx unlock --for DURATION`)\n",
+            format_duration(config.unlock_for())
+        ));
+    }
+    let others: Vec<&str> = Backend::available()
+        .into_iter()
+        .filter(|b| *b != backend)
+        .map(Backend::name)
+        .collect();
+    out.push_str(&format!(
+        "others:     {} (`nomadctx keychain use NAME --migrate` moves every secret there)\n",
+        others.join(", ")
+    ));
+    crate::cmd::print(&out)
+}
+
+fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
+    let new = Backend::from_name(&args.backend)
+        .filter(|b| Backend::available().contains(b))
+        .ok_or_else(|| {
+            anyhow!(
+                "{} is not a keychain on this system; choose one of: {}",
+                args.backend,
+                Backend::names()
+            )
+        })?;
+    let lock = app.store.lock()?;
+    let mut config = app.load_locked(&lock)?;
+    tidy(&app.store, &config, &|b| keychain_for(&config, b));
+    if config.store.is_none() {
+        config.ensure_store_id()?;
+        config.store_dir = app.store.fingerprint();
+        app.store.save(&config, &lock)?;
+    }
+    let from = app.keychain(&config)?;
+    let items = live_items(&app.store, &config);
+    let moving = args.migrate && from.backend() != new && !items.is_empty();
+    let identity = match new {
+        Backend::File => Some(open_file_store(&mut config, &args, moving)?),
+        _ => None,
+    };
+    let to = keychain_for(&config, new);
+    if let Some(identity) = identity.flatten() {
+        to.file_store()?.adopt(identity)?;
+    }
+    if moving {
+        let settings = config.clone();
+        move_secrets(&app.store, &lock, config, &from, &to, &|b| {
+            keychain_for(&settings, b)
+        })?;
+        eprintln!(
+            "nomadctx: moved {} secret(s) from {} to {}; this configuration now uses {}",
+            items.len(),
+            from.backend().describe(),
+            new.describe(),
+            new.name()
+        );
+        return Ok(());
+    }
+    if from.backend() != new && !items.is_empty() && !args.force {
+        let mut missing = Vec::new();
+        for (name, item) in &items {
+            if !to.contains(name, item)? {
+                missing.push(name.as_str());
+            }
+        }
+        missing.dedup();
+        if !missing.is_empty() {
+            bail!(
+                "the secrets of context(s) {} are in {}, not in {}; `nomadctx keychain use {} --migrate` moves them (or --force switches without them, and they must be stored again with `nomadctx set NAME --key FILE`); nothing was changed",
+                missing.join(", "),
+                from.backend().describe(),
+                new.describe(),
+                new.name()
+            );
+        }
+    }
+    let already = config.keychain == Some(new);
+    config.keychain = Some(new);
+    app.store.save(&config, &lock)?;
+    if already {
+        eprintln!("nomadctx: this configuration already uses {}", new.name());
+    } else {
+        eprintln!(
+            "nomadctx: this configuration now uses {} ({})",
+            new.name(),
+            new.describe()
+        );
+    }
+    Ok(())
+}
+
+/// Makes sure the file store exists and config.toml has its recipient: creates it (a new
+/// passphrase, twice) when there is none, or opens it when the recipient is missing or
+/// secrets are about to move in (a store whose passphrase is not known must not receive the
+/// only copies). Returns the identity when it was opened, and caches it as `unlock` would.
+fn open_file_store(
+    config: &mut Config,
+    args: &KeychainUseArgs,
+    moving: bool,
+) -> Result<Option<x25519::Identity>> {
+    let store = FileStore::open(
+        config.store.as_deref().unwrap_or_default(),
+        config.file_recipient.as_deref(),
+        config.unlock_for(),
+    )?;
+    let identity = if !store.has_identity() {
+        let passphrase = if args.passphrase_stdin {
+            passphrase::from_stdin("passphrase")?
+        } else {
+            passphrase::from_terminal(
+                "New passphrase for nomadctx's file store: ",
+                Some("Repeat it: "),
+                "pipe it in with --passphrase-stdin",
+            )?
+        };
+        let identity = store.create_identity(&passphrase)?;
+        eprintln!(
+            "nomadctx: created the file store {}; without its passphrase none of its keys can be read, so keep it somewhere safe",
+            store.dir().display()
+        );
+        identity
+    } else if config.file_recipient.is_none() || moving {
+        if args.passphrase_stdin {
+            store.open_identity(&passphrase::from_stdin("passphrase")?)?
+        } else {
+            // Unlocked already, NOMADCTX_PASSPHRASE_FILE, or a question on the terminal.
+            store
+                .identity()
+                .map_err(|e| anyhow!("could not open the file store: {e}; or pipe the passphrase in with --passphrase-stdin"))?
+                .clone()
+        }
+    } else {
+        return Ok(None);
+    };
+    config.file_recipient = Some(identity.to_public().to_string());
+    if unlock_cache::AVAILABLE {
+        store.cache(&identity, config.unlock_for())?;
+    }
+    Ok(Some(identity))
+}
+
+fn passphrase(app: &App, args: PassphraseArgs) -> Result<()> {
+    let lock = app.store.lock()?;
+    let config = app.load_locked(&lock)?;
+    let store = FileStore::open(
+        config.store.as_deref().unwrap_or_default(),
+        config.file_recipient.as_deref(),
+        config.unlock_for(),
+    )?;
+    if !store.has_identity() {
+        bail!(
+            "there is no file store at {}; create it with `nomadctx keychain use file`",
+            store.dir().display()
+        );
+    }
+    let (old, new) = if args.passphrase_stdin {
+        passphrase::two_from_stdin()?
+    } else {
+        let none = "pipe the current and the new passphrase in with --passphrase-stdin";
+        let old = passphrase::from_terminal("Current passphrase: ", None, none)?;
+        let new = passphrase::from_terminal("New passphrase: ", Some("Repeat it: "), none)?;
+        (old, new)
+    };
+    let identity = store.open_identity(&old)?;
+    store.write_identity(&identity, &new)?;
+    eprintln!(
+        "nomadctx: the file store's passphrase is changed ({} is encrypted again; the secrets are as they were)",
+        store.identity_path().display()
+    );
+    Ok(())
+}

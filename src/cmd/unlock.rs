@@ -1,0 +1,74 @@
+//! `nomadctx unlock` and `nomadctx lock`: the file store's session.
+
+use anyhow::{Result, bail};
+
+use crate::cli::UnlockArgs;
+use crate::cmd::App;
+use crate::file_store::FileStore;
+use crate::keychain::Backend;
+use crate::passphrase;
+use crate::store::Config;
+use crate::unlock_cache::{self, format_duration};
+
+pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
+    let config = app.load()?;
+    let store = file_store(&config)?;
+    if !store.has_identity() {
+        bail!(
+            "there is no file store at {} yet; create it with `nomadctx keychain use file`",
+            store.dir().display()
+        );
+    }
+    let passphrase = if args.passphrase_stdin {
+        passphrase::from_stdin("passphrase")?
+    } else if let Some(passphrase) = passphrase::from_file()? {
+        passphrase
+    } else {
+        passphrase::from_terminal(
+            "Passphrase of nomadctx's file store: ",
+            None,
+            "pipe it in with --passphrase-stdin",
+        )?
+    };
+    let identity = store.open_identity(&passphrase)?;
+    let ttl = args.duration.unwrap_or_else(|| config.unlock_for());
+    if unlock_cache::AVAILABLE {
+        store.cache(&identity, ttl)?;
+        eprintln!(
+            "nomadctx: the file store is unlocked for {}; `nomadctx lock` locks it sooner",
+            format_duration(ttl)
+        );
+    } else {
+        eprintln!(
+            "nomadctx: the passphrase is right; this system has no session cache (that is the Linux kernel keyring), so each command that needs a secret asks for it, or reads NOMADCTX_PASSPHRASE_FILE"
+        );
+    }
+    Ok(())
+}
+
+pub fn lock(app: &App) -> Result<()> {
+    let config = app.store.load()?;
+    let store = file_store(&config)?;
+    if unlock_cache::forget(store.store_id())? {
+        eprintln!("nomadctx: the file store is locked");
+    } else {
+        eprintln!("nomadctx: the file store was not unlocked");
+    }
+    Ok(())
+}
+
+/// This configuration's file store; an error that says so when it uses another keychain.
+fn file_store(config: &Config) -> Result<FileStore> {
+    let backend = Backend::choose(config.keychain)?;
+    if backend != Backend::File {
+        bail!(
+            "this configuration keeps its secrets in {}, which nomadctx does not lock or unlock; unlock and lock are for the file store (`nomadctx keychain use file`)",
+            backend.describe()
+        );
+    }
+    FileStore::open(
+        config.store.as_deref().unwrap_or_default(),
+        config.file_recipient.as_deref(),
+        config.unlock_for(),
+    )
+}

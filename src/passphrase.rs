@@ -1,0 +1,169 @@
+//! Passphrases and passwords a person types: on the terminal with echo off, one line from
+//! standard input, or a file kept for unattended hosts. Never from argv or the environment.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use zeroize::Zeroizing;
+
+use crate::trust::{ANY_ACCESS, Private};
+
+/// The longest line read as a passphrase.
+const MAX_LEN: u64 = 4096;
+
+/// `NOMADCTX_PASSPHRASE_FILE`: a file whose first line is the file store's passphrase.
+pub const FILE_VAR: &str = "NOMADCTX_PASSPHRASE_FILE";
+
+const PASSPHRASE_FILE: Private = Private {
+    what: "passphrase file",
+    forbidden: ANY_ACCESS,
+    at_stake: "another user could read the passphrase and open every key in the file store",
+    not_yours: "use a file of your own, mode 0600",
+};
+
+/// Whether a person is there to answer a prompt: a controlling terminal, and standard
+/// input or standard error on it (a cron job or a pipeline in a script has neither, and a
+/// test harness with piped streams is not asked).
+pub fn person_present() -> bool {
+    (std::io::stdin().is_terminal() || std::io::stderr().is_terminal()) && open_tty().is_ok()
+}
+
+fn open_tty() -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+}
+
+/// Asks on the terminal with echo off; with `again`, asks a second time and requires the
+/// same answer. `none` says what to do when there is no terminal.
+pub fn from_terminal(prompt: &str, again: Option<&str>, none: &str) -> Result<Zeroizing<String>> {
+    let tty = open_tty().with_context(|| format!("there is no terminal to ask on; {none}"))?;
+    let first = ask(&tty, prompt)?;
+    if let Some(again) = again {
+        let second = ask(&tty, again)?;
+        if *first != *second {
+            bail!("the two entries did not match; nothing was changed");
+        }
+    }
+    if first.is_empty() {
+        bail!("the entry was empty; nothing was changed");
+    }
+    Ok(first)
+}
+
+/// One line typed with echo off; the terminal is put back as it was, also on error.
+fn ask(tty: &std::fs::File, prompt: &str) -> Result<Zeroizing<String>> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let original = tcgetattr(tty).context("could not configure the terminal")?;
+    let mut silent = original.clone();
+    silent.local_flags.remove(LocalFlags::ECHO);
+    silent.local_flags.insert(LocalFlags::ECHONL);
+    tcsetattr(tty, SetArg::TCSAFLUSH, &silent).context("could not turn off echo")?;
+    let line = (|| -> Result<Zeroizing<String>> {
+        let mut writer = tty;
+        write!(writer, "{prompt}")?;
+        writer.flush()?;
+        read_line(&mut std::io::BufReader::new(tty), "the terminal")
+    })();
+    let _ = tcsetattr(tty, SetArg::TCSANOW, &original);
+    line
+}
+
+/// One line from standard input (at most 4 KiB, the line break dropped); `what` names it.
+pub fn from_stdin(what: &str) -> Result<Zeroizing<String>> {
+    let line = read_line(&mut std::io::stdin().lock(), "standard input")?;
+    if line.is_empty() {
+        bail!("standard input held no {what} (an empty line or nothing); nothing was changed");
+    }
+    Ok(line)
+}
+
+/// Two lines from standard input: the current passphrase, then the new one.
+pub fn two_from_stdin() -> Result<(Zeroizing<String>, Zeroizing<String>)> {
+    let mut stdin = std::io::stdin().lock();
+    let old = read_line(&mut stdin, "standard input")?;
+    let new = read_line(&mut stdin, "standard input")?;
+    if old.is_empty() || new.is_empty() {
+        bail!(
+            "--passphrase-stdin reads two lines, the current passphrase and then the new one, and one was empty; nothing was changed"
+        );
+    }
+    Ok((old, new))
+}
+
+/// The first line of `NOMADCTX_PASSPHRASE_FILE`, when it is set; the file must be yours and
+/// readable by nobody else.
+pub fn from_file() -> Result<Option<Zeroizing<String>>> {
+    let Some(path) = std::env::var_os(FILE_VAR).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = Path::new(&path);
+    if !path.is_absolute() {
+        bail!(
+            "{FILE_VAR}={} is not an absolute path; name the file from /",
+            path.display()
+        );
+    }
+    let file = std::fs::File::open(path).with_context(|| {
+        format!(
+            "could not read the passphrase file {} ({FILE_VAR})",
+            path.display()
+        )
+    })?;
+    PASSPHRASE_FILE.check_file(path, &file)?;
+    let line = read_line(&mut std::io::BufReader::new(file), "the passphrase file")?;
+    if line.is_empty() {
+        bail!(
+            "the passphrase file {} ({FILE_VAR}) starts with an empty line; put the passphrase on its first line",
+            path.display()
+        );
+    }
+    Ok(Some(line))
+}
+
+/// Reads up to a line break into a buffer sized up front, so no copy is left behind by a
+/// reallocation; the buffer is wiped when dropped.
+fn read_line(reader: &mut impl BufRead, from: &str) -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_LEN as usize + 1));
+    reader
+        .take(MAX_LEN + 1)
+        .read_until(b'\n', &mut bytes)
+        .with_context(|| format!("could not read from {from}"))?;
+    if bytes.len() as u64 > MAX_LEN {
+        bail!("the line read from {from} is longer than {MAX_LEN} bytes; nothing was changed");
+    }
+    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        bytes.pop();
+    }
+    let text = std::str::from_utf8(&bytes)
+        .with_context(|| format!("the line read from {from} is not UTF-8 text"))?;
+    Ok(Zeroizing::new(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_loses_its_break_and_nothing_else() {
+        assert_eq!(
+            *read_line(&mut &b"p a s s\r\nrest"[..], "t").unwrap(),
+            "p a s s"
+        );
+        assert_eq!(*read_line(&mut &b" x "[..], "t").unwrap(), " x ");
+        assert_eq!(*read_line(&mut &b""[..], "t").unwrap(), "");
+    }
+
+    #[test]
+    fn overlong_lines_are_refused_not_cut() {
+        let long = vec![b'x'; MAX_LEN as usize + 1];
+        assert!(read_line(&mut &long[..], "t").is_err());
+        let fits = vec![b'x'; MAX_LEN as usize];
+        assert_eq!(
+            read_line(&mut &fits[..], "t").unwrap().len(),
+            MAX_LEN as usize
+        );
+    }
+}

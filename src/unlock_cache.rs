@@ -1,0 +1,239 @@
+//! Where an unlocked file store's identity waits for the rest of the session: a "user" key in
+//! the kernel's user keyring (Linux), readable by this user only, dropped by the kernel when
+//! its timeout runs out, at `nomadctx lock`, or at reboot. Elsewhere there is no cache.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use zeroize::Zeroizing;
+
+/// The key's description: `nomadctx:STORE:identity`, so each configuration unlocks alone.
+fn description(store_id: &str) -> String {
+    format!("nomadctx:{store_id}:identity")
+}
+
+/// Whether this system has a cache for unlocked stores.
+pub const AVAILABLE: bool = cfg!(target_os = "linux");
+
+#[cfg(target_os = "linux")]
+mod kernel {
+    use super::*;
+    use anyhow::anyhow;
+    use linux_keyutils::{KeyError, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
+
+    fn refused(what: &str, err: KeyError) -> anyhow::Error {
+        anyhow!("could not {what} the kernel's user keyring: {err:?}")
+    }
+
+    fn gone(err: KeyError) -> bool {
+        matches!(
+            err,
+            KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked
+        )
+    }
+
+    fn user_keyring() -> Result<KeyRing> {
+        KeyRing::from_special_id(KeyRingIdentifier::User, true).map_err(|e| refused("open", e))
+    }
+
+    /// The cached identity, if the store is unlocked.
+    pub fn get(store_id: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let ring = user_keyring()?;
+        // `lock` or a new `unlock` may replace the key between the search and the read.
+        for _ in 0..3 {
+            let key = match ring.search(&description(store_id)) {
+                Ok(key) => key,
+                Err(err) if gone(err) => return Ok(None),
+                Err(err) => return Err(refused("search", err)),
+            };
+            let mut buffer = Zeroizing::new(vec![0u8; 256]);
+            match key.read(&mut *buffer) {
+                Ok(len) if len <= buffer.len() => {
+                    buffer.truncate(len);
+                    return Ok(Some(buffer));
+                }
+                Ok(_) => {
+                    return Err(anyhow!(
+                        "the cached identity in the kernel's user keyring is not one nomadctx wrote; run `nomadctx lock`"
+                    ));
+                }
+                Err(err) if gone(err) => continue,
+                Err(err) => return Err(refused("read", err)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Caches `identity` for `ttl`. The key is made whole (permissions and timeout) in this
+    /// process's own keyring and only then linked into the user keyring, where it takes the
+    /// place of an earlier one in one step: a reader sees the old key or the new, never a
+    /// key others could read or one without a timeout.
+    pub fn put(store_id: &str, identity: &[u8], ttl: Duration) -> Result<()> {
+        let private = KeyRing::from_special_id(KeyRingIdentifier::Process, true)
+            .map_err(|e| refused("open", e))?;
+        let key = private
+            .add_key(&description(store_id), identity)
+            .map_err(|e| refused("add a key for", e))?;
+        let finish = || -> std::result::Result<(), KeyError> {
+            key.set_perms(
+                KeyPermissionsBuilder::builder()
+                    .posessor(Permission::ALL)
+                    .user(
+                        Permission::VIEW
+                            | Permission::READ
+                            | Permission::WRITE
+                            | Permission::SEARCH
+                            | Permission::SETATTR,
+                    )
+                    .build(),
+            )?;
+            key.set_timeout(ttl.as_secs().max(1) as usize)?;
+            user_keyring()
+                .map_err(|_| KeyError::KeyringDoesNotExist)?
+                .link_key(key)
+        };
+        let done = finish();
+        let _ = private.unlink_key(key);
+        if done.is_err() {
+            let _ = key.invalidate();
+        }
+        done.map_err(|e| refused("cache the identity in", e))
+    }
+
+    /// Drops the cached identity; `false` when there was none.
+    pub fn forget(store_id: &str) -> Result<bool> {
+        let ring = user_keyring()?;
+        let key = match ring.search(&description(store_id)) {
+            Ok(key) => key,
+            Err(err) if gone(err) => return Ok(false),
+            Err(err) => return Err(refused("search", err)),
+        };
+        match key.invalidate() {
+            Ok(()) => Ok(true),
+            Err(err) if gone(err) => Ok(false),
+            Err(err) => Err(refused("remove the identity from", err)),
+        }
+    }
+
+    /// How long the cached identity has left, from /proc/keys (the only place the kernel
+    /// tells a key's timeout): `7h59m`, `perm`, or `None` when it cannot be told.
+    pub fn time_left(store_id: &str) -> Option<String> {
+        let wanted = description(store_id);
+        let keys = std::fs::read_to_string("/proc/keys").ok()?;
+        keys.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let name = fields.get(8)?.trim_end_matches(':');
+            (fields.get(7) == Some(&"user") && name == wanted).then(|| fields[3].to_owned())
+        })
+    }
+}
+
+#[cfg(target_os = "linux")]
+pub use kernel::{forget, get, put, time_left};
+
+#[cfg(not(target_os = "linux"))]
+pub fn get(_store_id: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    Ok(None)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn put(_store_id: &str, _identity: &[u8], _ttl: Duration) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn forget(_store_id: &str) -> Result<bool> {
+    Ok(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn time_left(_store_id: &str) -> Option<String> {
+    None
+}
+
+/// How long `unlock` keeps the store open when neither `--for` nor the config says.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(8 * 3600);
+
+/// The longest `--for` or `unlock_for` nomadctx takes: a year.
+const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Parses a duration as people write one: `8h`, `30m`, `90s`, `1d`, `1h30m`.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let wrong = || {
+        format!(
+            "{text:?} is not a duration; write it as 8h, 30m, 90s, 2d or 1h30m (at least 1s, at most 366d)"
+        )
+    };
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return Err(wrong()),
+        };
+        let n: u64 = digits.parse().map_err(|_| wrong())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(wrong)?;
+        digits.clear();
+    }
+    if !digits.is_empty() || total == 0 || total > MAX_TTL.as_secs() {
+        return Err(wrong());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// A duration as `parse_duration` reads it back: `8h`, `1h30m`, `45s`.
+pub fn format_duration(d: Duration) -> String {
+    let mut left = d.as_secs();
+    let mut out = String::new();
+    for (unit, secs) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if left >= secs {
+            out.push_str(&format!("{}{unit}", left / secs));
+            left %= secs;
+        }
+    }
+    if out.is_empty() { "0s".to_owned() } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("8h"), Ok(Duration::from_secs(8 * 3600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86400)));
+        for bad in [
+            "",
+            "0s",
+            "8",
+            "h",
+            "8x",
+            "-1h",
+            "367d",
+            "99999999999999999999d",
+            "1.5h",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        for text in ["8h", "1h30m", "45s", "2d3h"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn each_store_has_its_own_cache_key() {
+        assert_eq!(description("ab12"), "nomadctx:ab12:identity");
+    }
+}
