@@ -177,13 +177,11 @@ impl FileStore {
         if self.checked.get().is_some() {
             return Ok(());
         }
+        // One walk up the path: the store's directory when it exists, else what is above it.
         DATA_DIR.check_dir_or_parent(&self.dir)?;
-        if self.dir.exists() {
-            DATA_DIR.check_dir(&self.dir)?;
-            let secrets = self.dir.join(SECRETS);
-            if secrets.exists() {
-                DATA_DIR.check_dir_itself(&secrets)?;
-            }
+        let secrets = self.dir.join(SECRETS);
+        if secrets.exists() {
+            DATA_DIR.check_dir_itself(&secrets)?;
         }
         let _ = self.checked.set(());
         Ok(())
