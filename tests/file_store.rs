@@ -39,13 +39,7 @@ impl Server {
 
     /// `add NAME` with the identity and the ACL token.
     fn add(&self, name: &str, id: &Identity) -> Output {
-        self.cmd()
-            .args(["add", name, "--address", "https://127.0.0.1:4646", "--ca"])
-            .arg(&id.ca)
-            .arg("--cert")
-            .arg(&id.cert)
-            .arg("--key")
-            .arg(&id.key)
+        add_args(self.cmd(), name, id)
             .arg("--token-stdin")
             .stdin(TOKEN)
             .succeeds()
@@ -145,11 +139,7 @@ fn add_then_exec_hands_over_the_stored_key_and_token_without_a_passphrase_for_ad
         .stdout_has("durable:    yes")
         .stdout_has("2 item(s) of this configuration, 2 in use")
         .stdout_has("locked:     no, unlocked");
-    server
-        .cmd()
-        .arg("doctor")
-        .succeeds()
-        .stderr_has("all consistent");
+    doctor_agrees(server.cmd());
 }
 
 #[test]
@@ -360,14 +350,7 @@ fn no_plaintext_key_or_token_is_ever_on_disk() {
         assert!(found.is_empty(), "plaintext {when}: {found:?}");
     };
     scan("after keychain use file");
-    server
-        .cmd()
-        .args(["add", "prod", "--address", "https://127.0.0.1:4646", "--ca"])
-        .arg(&id.ca)
-        .arg("--cert")
-        .arg(&id.cert)
-        .arg("--key")
-        .arg(&id.key)
+    add_args(server.cmd(), "prod", &id)
         .args(["--remove-key-file", "--token-stdin"])
         .stdin(token)
         .succeeds();
@@ -559,14 +542,7 @@ fn the_age_tool_recovers_every_key_without_nomadctx() {
         .stdin(format!("{PASS}\n"))
         .succeeds();
     let id = pki().identity("rsa");
-    keys.cmd(&world)
-        .args(["add", "prod", "--address", "https://127.0.0.1:4646", "--ca"])
-        .arg(&id.ca)
-        .arg("--cert")
-        .arg(&id.cert)
-        .arg("--key")
-        .arg(&id.key)
-        .succeeds();
+    add_args(keys.cmd(&world), "prod", &id).succeeds();
     let server = Server { world, keys };
     let file = server.secret_file("prod", "client-key");
     let identity = server.store_dir().join("identity.age");
@@ -657,11 +633,7 @@ fn keychain_use_migrate_round_trips_through_every_keychain_and_leaves_nothing_be
         !server.world.config_dir.join("moving").exists(),
         "the move's journal stayed"
     );
-    server
-        .cmd()
-        .arg("doctor")
-        .succeeds()
-        .stderr_has("all consistent");
+    doctor_agrees(server.cmd());
 }
 
 #[test]

@@ -890,9 +890,12 @@ impl Pki {
 
 /// `nomadctx add NAME` with the identity's CA, certificate and key, not yet run.
 pub fn add_cmd(world: &World, name: &str, id: &Identity) -> Run {
-    world
-        .cmd()
-        .args(["add", name, "--address", "https://127.0.0.1:4646", "--ca"])
+    add_args(world.cmd(), name, id)
+}
+
+/// `run` (nomadctx, wherever it runs) with the arguments of [`add_cmd`].
+pub fn add_args(run: Run, name: &str, id: &Identity) -> Run {
+    run.args(["add", name, "--address", "https://127.0.0.1:4646", "--ca"])
         .arg(&id.ca)
         .arg("--cert")
         .arg(&id.cert)
@@ -945,11 +948,12 @@ pub fn kill_at_step(run: Run, stdin: &str, step: &str) {
 
 /// `doctor` finds config, certificate files and keychain in agreement.
 pub fn doctor_is_happy(world: &World) {
-    world
-        .cmd()
-        .arg("doctor")
-        .succeeds()
-        .stderr_has("all consistent");
+    doctor_agrees(world.cmd());
+}
+
+/// `run` (nomadctx, wherever it runs) as `doctor` finds everything in agreement.
+pub fn doctor_agrees(run: Run) {
+    run.arg("doctor").succeeds().stderr_has("all consistent");
 }
 
 /// The DER of a PEM private key file: what nomadctx stores in the keychain.
