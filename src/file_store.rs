@@ -196,7 +196,10 @@ impl FileStore {
         let identity = self.identity()?;
         decrypt(identity, &ciphertext)
             .map(|plain| Some(Secret::new(plain.to_vec())))
-            .map_err(|why| FileError::Damaged { path, why })
+            .map_err(|e| FileError::Damaged {
+                path,
+                why: e.to_string(),
+            })
     }
 
     pub fn contains(&self, account: &str) -> Result<bool> {
@@ -248,43 +251,60 @@ impl FileStore {
         if let Some(identity) = self.identity.get() {
             return Ok(identity);
         }
-        let identity = match self.cached()? {
+        let identity = match self.cached() {
             Some(identity) => identity,
-            None => {
-                let passphrase = match passphrase::from_file()? {
-                    Some(passphrase) => passphrase,
-                    None if passphrase::person_present() => passphrase::from_terminal(
+            None => match passphrase::from_file()? {
+                Some(passphrase) => {
+                    let identity = self.open_identity(&passphrase).with_context(|| {
+                        format!(
+                            "with the passphrase from {}={}",
+                            passphrase::FILE_VAR,
+                            std::env::var_os(passphrase::FILE_VAR)
+                                .unwrap_or_default()
+                                .to_string_lossy()
+                        )
+                    })?;
+                    self.cache_quietly(&identity, self.unlock_for);
+                    identity
+                }
+                None if passphrase::person_present() => {
+                    let passphrase = passphrase::from_terminal(
                         "Passphrase of nomadctx's file store: ",
                         None,
                         LOCKED,
-                    )?,
-                    None => return Err(FileError::Locked),
-                };
-                let identity = self.open_identity(&passphrase)?;
-                self.cache(&identity, self.unlock_for)?;
-                if unlock_cache::AVAILABLE {
-                    eprintln!(
-                        "nomadctx: the file store is unlocked for {}; `nomadctx lock` locks it",
-                        unlock_cache::format_duration(self.unlock_for)
-                    );
+                    )?;
+                    let identity = self.open_identity(&passphrase)?;
+                    if self.cache_quietly(&identity, self.unlock_for) {
+                        eprintln!(
+                            "nomadctx: the file store is unlocked for {}; `nomadctx lock` locks it",
+                            unlock_cache::format_duration(self.unlock_for)
+                        );
+                    }
+                    identity
                 }
-                identity
-            }
+                None => return Err(FileError::Locked),
+            },
         };
         Ok(self.identity.get_or_init(|| identity))
     }
 
-    /// The identity the unlock cache holds for this store, checked against the recipient.
-    fn cached(&self) -> Result<Option<x25519::Identity>> {
-        let Some(bytes) = unlock_cache::get(&self.store_id)? else {
-            return Ok(None);
+    /// The identity the unlock cache holds for this store, if it holds one that belongs to
+    /// config.toml's recipient. A cache the kernel refuses (a container's seccomp profile,
+    /// say) or that holds something else is as good as none: the passphrase still works.
+    fn cached(&self) -> Option<x25519::Identity> {
+        let bytes = match unlock_cache::get(&self.store_id) {
+            Ok(found) => found?,
+            Err(e) => {
+                crate::text::warn(&format!("{e:#}; asking for the passphrase instead"));
+                return None;
+            }
         };
         let identity = std::str::from_utf8(&bytes)
             .ok()
-            .and_then(|text| text.parse::<x25519::Identity>().ok())
-            .ok_or_else(|| anyhow!("the kernel's user keyring holds something for this file store that is not an identity; run `nomadctx lock`, then `nomadctx unlock`"))?;
-        self.require_match(&identity)?;
-        Ok(Some(identity))
+            .and_then(|text| text.parse::<x25519::Identity>().ok())?;
+        // Without a recipient to check it against, a cached identity is not trusted.
+        let recipient = self.recipient.as_ref()?;
+        (recipient.to_string() == identity.to_public().to_string()).then_some(identity)
     }
 
     /// Keeps `identity` in the unlock cache for `ttl`.
@@ -294,6 +314,23 @@ impl FileStore {
             identity.to_string().expose_secret().as_bytes(),
             ttl,
         )
+    }
+
+    /// As [`FileStore::cache`], where a cache that fails is a warning (the secrets are read
+    /// all the same); `true` when the identity is cached.
+    pub fn cache_quietly(&self, identity: &x25519::Identity, ttl: Duration) -> bool {
+        if !unlock_cache::AVAILABLE {
+            return false;
+        }
+        match self.cache(identity, ttl) {
+            Ok(()) => true,
+            Err(e) => {
+                crate::text::warn(&format!(
+                    "{e:#}; the file store stays locked, so the next command asks again"
+                ));
+                false
+            }
+        }
     }
 
     /// Decrypts identity.age with `passphrase` and checks it is the one config.toml's
@@ -310,19 +347,18 @@ impl FileStore {
         };
         let mut scrypt = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
         scrypt.set_max_work_factor(MAX_LOG_N);
-        let text = age::decrypt(&scrypt, &ciphertext).map_err(|e| match e {
-            age::DecryptError::DecryptionFailed
-            | age::DecryptError::KeyDecryptionFailed
-            | age::DecryptError::NoMatchingKeys => anyhow!(
-                "wrong passphrase for the file store {} (or the file was changed); nothing was changed",
-                path.display()
-            ),
+        let text = decrypt(&scrypt, &ciphertext).map_err(|e| match e {
+            age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed => {
+                anyhow!(
+                    "wrong passphrase for the file store {} (or the file was changed); nothing was changed",
+                    path.display()
+                )
+            }
             other => anyhow!(
                 "the file store's identity {} is damaged or was changed ({other}); restore it from a backup",
                 path.display()
             ),
         })?;
-        let text = Zeroizing::new(text);
         let identity = std::str::from_utf8(&text)
             .ok()
             .and_then(|t| {
@@ -392,18 +428,28 @@ impl FileStore {
         Ok(unlock_cache::get(&self.store_id)?.is_some())
     }
 
-    /// Copies the identity and the named items' files to the store of `to_store`.
-    pub fn copy_to(&self, to_store: &str, accounts: &[(String, String)]) -> Result<()> {
+    /// Copies the identity and the named items' files (as they are, still encrypted) to the
+    /// store of `to_store`; returns how many items it copied. Items without a file are left
+    /// for `doctor` to report; a store without its identity is an error.
+    pub fn copy_to(&self, to_store: &str, accounts: &[(String, String)]) -> Result<usize> {
+        self.check()?;
         let target = FileStore::open(to_store, None, self.unlock_for)?;
+        target.check()?;
+        let Some(identity) = read_private(&self.identity_path())? else {
+            bail!(
+                "the file store's identity {} is missing, so its keys cannot be copied for this configuration; restore it from a backup",
+                self.identity_path().display()
+            );
+        };
+        write_atomic(&target.identity_path(), &identity)?;
+        let mut copied = 0;
         for (from, to) in accounts {
             if let Some(bytes) = read_private(&self.secret_path(from)?)? {
                 write_atomic(&target.secret_path(to)?, &bytes)?;
+                copied += 1;
             }
         }
-        if let Some(bytes) = read_private(&self.identity_path())? {
-            write_atomic(&target.identity_path(), &bytes)?;
-        }
-        Ok(())
+        Ok(copied)
     }
 }
 
@@ -433,9 +479,9 @@ fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
     {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(_) => {
+        Err(e) => {
             STORE_FILE.check_file_at(path)?;
-            return Err(anyhow!("could not read {}", path.display()));
+            return Err(e).with_context(|| format!("could not read {}", path.display()));
         }
     };
     STORE_FILE.check_file(path, &file)?;
@@ -449,15 +495,13 @@ fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
 /// The plaintext of an age file, in a buffer sized up front (no reallocation leaves a copy)
 /// that is wiped when dropped.
 fn decrypt(
-    identity: &x25519::Identity,
+    identity: &dyn age::Identity,
     ciphertext: &[u8],
-) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-    let decryptor = age::Decryptor::new_buffered(ciphertext).map_err(|e| e.to_string())?;
-    let mut reader = decryptor
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
-        .map_err(|e| e.to_string())?;
+) -> std::result::Result<Zeroizing<Vec<u8>>, age::DecryptError> {
+    let decryptor = age::Decryptor::new_buffered(ciphertext)?;
+    let mut reader = decryptor.decrypt(std::iter::once(identity))?;
     let mut plain = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
-    reader.read_to_end(&mut plain).map_err(|e| e.to_string())?;
+    reader.read_to_end(&mut plain)?;
     Ok(plain)
 }
 

@@ -85,8 +85,8 @@ pub fn fork(store: &Store, lock: &Lock, mut config: Config) -> Result<Config> {
                 _ => None,
             })
             .collect();
-        FileStore::open(&plan.from, None, config.unlock_for())?.copy_to(&plan.to, &accounts)?;
-        copied = accounts.len();
+        copied =
+            FileStore::open(&plan.from, None, config.unlock_for())?.copy_to(&plan.to, &accounts)?;
     }
     for (name, ctx) in config.contexts.iter().filter(|_| backend != Backend::File) {
         for piece in pieces_of(store, ctx) {

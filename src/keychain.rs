@@ -326,6 +326,10 @@ impl Keychain {
         self.backend
     }
 
+    pub fn store_id(&self) -> &str {
+        &self.store_id
+    }
+
     /// `STORE/CONTEXT/KIND/VERSION`.
     pub fn account(&self, item: &ItemRef) -> String {
         format!(

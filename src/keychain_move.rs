@@ -159,7 +159,7 @@ pub fn tidy(store: &Store, config: &Config, keychain_for: &dyn Fn(Backend) -> Ke
             }
             Err(e) => {
                 crate::text::warn(&format!(
-                    "{e:#}; the next `nomadctx keychain` command tries again"
+                    "{e:#}; the next `nomadctx keychain use` tries again"
                 ));
                 left.push(copy);
             }

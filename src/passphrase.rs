@@ -1,7 +1,7 @@
 //! Passphrases and passwords a person types: on the terminal with echo off, one line from
 //! standard input, or a file kept for unattended hosts. Never from argv or the environment.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
@@ -65,7 +65,7 @@ fn ask(tty: &std::fs::File, prompt: &str) -> Result<Zeroizing<String>> {
         let mut writer = tty;
         write!(writer, "{prompt}")?;
         writer.flush()?;
-        read_line(&mut std::io::BufReader::new(tty), "the terminal")
+        read_line(&mut &*tty, "the terminal")
     })();
     let _ = tcsetattr(tty, SetArg::TCSANOW, &original);
     line
@@ -73,7 +73,7 @@ fn ask(tty: &std::fs::File, prompt: &str) -> Result<Zeroizing<String>> {
 
 /// One line from standard input (at most 4 KiB, the line break dropped); `what` names it.
 pub fn from_stdin(what: &str) -> Result<Zeroizing<String>> {
-    let line = read_line(&mut std::io::stdin().lock(), "standard input")?;
+    let line = read_line(&mut raw_stdin()?, "standard input")?;
     if line.is_empty() {
         bail!("standard input held no {what} (an empty line or nothing); nothing was changed");
     }
@@ -82,7 +82,7 @@ pub fn from_stdin(what: &str) -> Result<Zeroizing<String>> {
 
 /// Two lines from standard input: the current passphrase, then the new one.
 pub fn two_from_stdin() -> Result<(Zeroizing<String>, Zeroizing<String>)> {
-    let mut stdin = std::io::stdin().lock();
+    let mut stdin = raw_stdin()?;
     let old = read_line(&mut stdin, "standard input")?;
     let new = read_line(&mut stdin, "standard input")?;
     if old.is_empty() || new.is_empty() {
@@ -113,7 +113,7 @@ pub fn from_file() -> Result<Option<Zeroizing<String>>> {
         )
     })?;
     PASSPHRASE_FILE.check_file(path, &file)?;
-    let line = read_line(&mut std::io::BufReader::new(file), "the passphrase file")?;
+    let line = read_line(&mut &file, "the passphrase file")?;
     if line.is_empty() {
         bail!(
             "the passphrase file {} ({FILE_VAR}) starts with an empty line; put the passphrase on its first line",
@@ -123,18 +123,37 @@ pub fn from_file() -> Result<Option<Zeroizing<String>>> {
     Ok(Some(line))
 }
 
-/// Reads up to a line break into a buffer sized up front, so no copy is left behind by a
-/// reallocation; the buffer is wiped when dropped.
-fn read_line(reader: &mut impl BufRead, from: &str) -> Result<Zeroizing<String>> {
-    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_LEN as usize + 1));
-    reader
-        .take(MAX_LEN + 1)
-        .read_until(b'\n', &mut bytes)
-        .with_context(|| format!("could not read from {from}"))?;
-    if bytes.len() as u64 > MAX_LEN {
-        bail!("the line read from {from} is longer than {MAX_LEN} bytes; nothing was changed");
+/// Standard input without std's buffer, which would keep a copy of what it read for as
+/// long as the process runs.
+fn raw_stdin() -> Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("could not read standard input")?;
+    Ok(std::fs::File::from(fd))
+}
+
+/// Reads up to a line break, a byte at a time (so nothing past the line is consumed and no
+/// buffer but this one sees it), into a buffer sized up front that is wiped when dropped.
+fn read_line(reader: &mut impl Read, from: &str) -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_LEN as usize));
+    let mut byte = Zeroizing::new([0u8; 1]);
+    loop {
+        match reader.read(&mut *byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) if bytes.len() as u64 >= MAX_LEN => {
+                bail!(
+                    "the line read from {from} is longer than {MAX_LEN} bytes; nothing was changed"
+                )
+            }
+            Ok(_) => bytes.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).with_context(|| format!("could not read from {from}")),
+        }
     }
-    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+    if bytes.last() == Some(&b'\r') {
         bytes.pop();
     }
     let text = std::str::from_utf8(&bytes)

@@ -385,7 +385,8 @@ fn no_plaintext_key_or_token_is_ever_on_disk() {
     scan("after moving to the kernel keyring");
     server
         .cmd()
-        .args(["keychain", "use", "file", "--migrate"])
+        .args(["keychain", "use", "file", "--migrate", "--passphrase-stdin"])
+        .stdin(format!("{PASS}\n"))
         .succeeds();
     scan("after moving back");
 }
@@ -394,40 +395,28 @@ fn no_plaintext_key_or_token_is_ever_on_disk() {
 fn the_passphrase_is_in_no_argv_child_environment_or_output() {
     let server = Server::new();
     server.add("prod", &pki().identity("ec"));
-    server.cmd().arg("lock").succeeds();
-    // An unlock waiting for its passphrase on stdin: its argv and environment are read.
-    let mut run = server.cmd().args(["unlock", "--passphrase-stdin"]);
-    run.cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut unlock = run.cmd.spawn().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    for file in ["cmdline", "environ"] {
-        // nsenter execs nomadctx in place, so its pid is nomadctx's.
-        let bytes = std::fs::read(format!("/proc/{}/{file}", unlock.id())).unwrap();
-        assert!(!String::from_utf8_lossy(&bytes).contains(PASS), "{file}");
+    let mut seen = String::new();
+    for out in [
+        server.cmd().arg("lock").succeeds(),
+        server.unlock(&[]),
+        server.cmd().arg("lock").succeeds(),
+    ] {
+        seen += &out.stdout_text();
+        seen += &out.stderr_text();
     }
-    std::io::Write::write_all(
-        unlock.stdin.as_mut().unwrap(),
-        format!("{PASS}\n").as_bytes(),
-    )
-    .unwrap();
-    let out = unlock.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let mut seen = String::from_utf8_lossy(&out.stdout).into_owned();
-    seen += &out.stderr_text();
-
-    // With NOMADCTX_PASSPHRASE_FILE: the file's path may pass on, never its content.
+    // Opened with the passphrase from NOMADCTX_PASSPHRASE_FILE: the command, and nomadctx
+    // itself while it runs the command (its parent), show the file's path, never its content.
     let file = server.world.home.join("passphrase");
     std::fs::write(&file, format!("{PASS}\n")).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    server.cmd().arg("lock").succeeds();
     let out = server
         .cmd()
         .env("NOMADCTX_PASSPHRASE_FILE", &file)
-        .args(["exec", "prod", "--", "env"])
+        .args(["exec", "prod", "--", "sh", "-c"])
+        .arg("env; tr '\\0' '\\n' < /proc/$PPID/cmdline; tr '\\0' '\\n' < /proc/$PPID/environ")
         .succeeds();
+    out.stdout_has("NOMADCTX_PASSPHRASE_FILE=")
+        .stdout_has("NOMAD_CLIENT_KEY=");
     seen += &out.stdout_text();
     seen += &out.stderr_text();
     for out in [
@@ -684,4 +673,74 @@ fn switching_without_migrate_refuses_to_strand_secrets() {
         .stderr_has("are in the file store, not in the kernel keyring")
         .stderr_has("nomadctx keychain use keyutils --migrate");
     assert_eq!(server.world.snapshot().0, before.0);
+}
+
+#[test]
+fn keychain_use_is_refused_while_nomadctx_keychain_overrides_the_config() {
+    let server = Server::new();
+    server.add("prod", &pki().identity("ec"));
+    let before = server.world.snapshot();
+    server
+        .cmd()
+        .env("NOMADCTX_KEYCHAIN", "keyutils")
+        .args(["keychain", "use", "keyutils", "--migrate"])
+        .fails()
+        .stderr_has("NOMADCTX_KEYCHAIN=keyutils is set")
+        .stderr_has("unset NOMADCTX_KEYCHAIN");
+    assert_eq!(server.world.snapshot().0, before.0);
+}
+
+#[test]
+fn a_config_and_a_store_that_do_not_belong_together_are_refused() {
+    let server = Server::new();
+    server.add("prod", &pki().identity("ec"));
+    let config = server.world.config_dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let ours = text
+        .lines()
+        .find_map(|l| l.strip_prefix("file_recipient = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    // Another store's recipient (age's own test vector).
+    let other = "age1t7rxyev2z3rw82stdlrrepyc39nvn86l5078zqkf5uasdy86jp6svpy7pa";
+    std::fs::write(&config, text.replace(&ours, other)).unwrap();
+    // The cached identity is not taken for the other recipient, nor is the passphrase.
+    server.locked_exec_fails("prod");
+    server
+        .cmd()
+        .args(["unlock", "--passphrase-stdin"])
+        .stdin(format!("{PASS}\n"))
+        .fails()
+        .stderr_has("does not belong to config.toml's file_recipient");
+}
+
+#[test]
+fn a_move_into_a_store_whose_identity_no_longer_opens_is_refused_and_loses_nothing() {
+    let server = Server::new();
+    let id = pki().identity("ec");
+    server.add("prod", &id);
+    server
+        .cmd()
+        .args(["keychain", "use", "keyutils", "--migrate"])
+        .succeeds();
+    // The store is still unlocked in this session, but its identity.age is damaged.
+    let identity = server.store_dir().join("identity.age");
+    let good = std::fs::read(&identity).unwrap();
+    std::fs::write(&identity, &good[..good.len() - 5]).unwrap();
+    server
+        .cmd()
+        .args(["keychain", "use", "file", "--migrate", "--passphrase-stdin"])
+        .stdin(format!("{PASS}\n"))
+        .fails()
+        .stderr_has(&identity.display().to_string());
+    assert_eq!(
+        server.exec_secrets("prod"),
+        (key_der(&id.key), TOKEN.to_owned())
+    );
+    assert!(
+        std::fs::read_to_string(server.world.config_dir.join("config.toml"))
+            .unwrap()
+            .contains("keychain = \"keyutils\"")
+    );
 }

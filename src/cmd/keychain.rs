@@ -101,6 +101,15 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
                 Backend::names()
             )
         })?;
+    // The move and what a killed one leaves are judged by config.toml's choice; a variable
+    // that overrides it would make the secrets' keychain and the config's disagree.
+    if let Some(set) = std::env::var_os("NOMADCTX_KEYCHAIN").filter(|v| !v.is_empty()) {
+        bail!(
+            "NOMADCTX_KEYCHAIN={} is set, and it would override the choice in config.toml in this shell; unset it first (`unset NOMADCTX_KEYCHAIN`). If your secrets are in that keychain, tell config.toml with `nomadctx keychain use {}`, then run this command again",
+            set.to_string_lossy(),
+            set.to_string_lossy()
+        );
+    }
     let lock = app.store.lock()?;
     let mut config = app.load_locked(&lock)?;
     tidy(&app.store, &config, &|b| keychain_for(&config, b));
@@ -109,15 +118,18 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
         config.store_dir = app.store.fingerprint();
         app.store.save(&config, &lock)?;
     }
-    let from = app.keychain(&config)?;
+    let from = keychain_for(&config, config.chosen_keychain());
     let items = live_items(&app.store, &config);
     let moving = args.migrate && from.backend() != new && !items.is_empty();
+    if !moving && from.backend() != new && !items.is_empty() && !args.force {
+        refuse_to_strand(&config, &items, &from, new)?;
+    }
     let identity = match new {
-        Backend::File => Some(open_file_store(&mut config, &args, moving)?),
+        Backend::File => open_file_store(&mut config, &args, moving)?,
         _ => None,
     };
     let to = keychain_for(&config, new);
-    if let Some(identity) = identity.flatten() {
+    if let Some(identity) = identity {
         to.file_store()?.adopt(identity)?;
     }
     if moving {
@@ -132,45 +144,60 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
             new.describe(),
             new.name()
         );
-        return Ok(());
-    }
-    if from.backend() != new && !items.is_empty() && !args.force {
-        let mut missing = Vec::new();
-        for (name, item) in &items {
-            if !to.contains(name, item)? {
-                missing.push(name.as_str());
-            }
-        }
-        missing.dedup();
-        if !missing.is_empty() {
-            bail!(
-                "the secrets of context(s) {} are in {}, not in {}; `nomadctx keychain use {} --migrate` moves them (or --force switches without them, and they must be stored again with `nomadctx set NAME --key FILE`); nothing was changed",
-                missing.join(", "),
-                from.backend().describe(),
-                new.describe(),
-                new.name()
+    } else {
+        let already = config.keychain == Some(new);
+        config.keychain = Some(new);
+        app.store.save(&config, &lock)?;
+        if already {
+            eprintln!("nomadctx: this configuration already uses {}", new.name());
+        } else {
+            eprintln!(
+                "nomadctx: this configuration now uses {} ({})",
+                new.name(),
+                new.describe()
             );
         }
     }
-    let already = config.keychain == Some(new);
-    config.keychain = Some(new);
-    app.store.save(&config, &lock)?;
-    if already {
-        eprintln!("nomadctx: this configuration already uses {}", new.name());
-    } else {
-        eprintln!(
-            "nomadctx: this configuration now uses {} ({})",
-            new.name(),
-            new.describe()
-        );
+    // Nothing is left to unlock once the secrets have left the file store.
+    if from.backend() == Backend::File && new != Backend::File {
+        let _ = unlock_cache::forget(from.store_id());
     }
     Ok(())
 }
 
+/// Refuses a switch (without --migrate) that would leave contexts pointing at secrets the
+/// new keychain does not have.
+fn refuse_to_strand(
+    config: &Config,
+    items: &[(String, crate::keychain::ItemRef)],
+    from: &Keychain,
+    new: Backend,
+) -> Result<()> {
+    let to = keychain_for(config, new);
+    let mut missing = Vec::new();
+    for (name, item) in items {
+        if !to.contains(name, item)? && !missing.contains(&name.as_str()) {
+            missing.push(name.as_str());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "the secrets of context(s) {} are in {}, not in {}; `nomadctx keychain use {} --migrate` moves them (or --force switches without them, and they must be stored again with `nomadctx set NAME --key FILE`); nothing was changed",
+        missing.join(", "),
+        from.backend().describe(),
+        new.describe(),
+        new.name()
+    )
+}
+
 /// Makes sure the file store exists and config.toml has its recipient: creates it (a new
-/// passphrase, twice) when there is none, or opens it when the recipient is missing or
-/// secrets are about to move in (a store whose passphrase is not known must not receive the
-/// only copies). Returns the identity when it was opened, and caches it as `unlock` would.
+/// passphrase, twice) when there is none, or opens identity.age with the passphrase when
+/// the recipient is missing or secrets are about to move in. A store whose identity.age does
+/// not open with a passphrase the user knows must never receive the only copies, so a move
+/// in asks even when the store is unlocked. Returns the identity when it was opened, and
+/// caches it as `unlock` would.
 fn open_file_store(
     config: &mut Config,
     args: &KeychainUseArgs,
@@ -198,22 +225,23 @@ fn open_file_store(
         );
         identity
     } else if config.file_recipient.is_none() || moving {
-        if args.passphrase_stdin {
-            store.open_identity(&passphrase::from_stdin("passphrase")?)?
+        let passphrase = if args.passphrase_stdin {
+            passphrase::from_stdin("passphrase")?
+        } else if let Some(passphrase) = passphrase::from_file()? {
+            passphrase
         } else {
-            // Unlocked already, NOMADCTX_PASSPHRASE_FILE, or a question on the terminal.
-            store
-                .identity()
-                .map_err(|e| anyhow!("could not open the file store: {e}; or pipe the passphrase in with --passphrase-stdin"))?
-                .clone()
-        }
+            passphrase::from_terminal(
+                "Passphrase of nomadctx's file store: ",
+                None,
+                "pipe it in with --passphrase-stdin",
+            )?
+        };
+        store.open_identity(&passphrase)?
     } else {
         return Ok(None);
     };
     config.file_recipient = Some(identity.to_public().to_string());
-    if unlock_cache::AVAILABLE {
-        store.cache(&identity, config.unlock_for())?;
-    }
+    store.cache_quietly(&identity, config.unlock_for());
     Ok(Some(identity))
 }
 

@@ -1,6 +1,6 @@
 //! `nomadctx unlock` and `nomadctx lock`: the file store's session.
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::cli::UnlockArgs;
 use crate::cmd::App;
@@ -33,7 +33,9 @@ pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
     let identity = store.open_identity(&passphrase)?;
     let ttl = args.duration.unwrap_or_else(|| config.unlock_for());
     if unlock_cache::AVAILABLE {
-        store.cache(&identity, ttl)?;
+        store.cache(&identity, ttl).context(
+            "the passphrase is right, but the store could not be kept unlocked; commands will ask for it each time",
+        )?;
         eprintln!(
             "nomadctx: the file store is unlocked for {}; `nomadctx lock` locks it sooner",
             format_duration(ttl)
@@ -46,10 +48,12 @@ pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
     Ok(())
 }
 
+/// Drops the cached identity whatever keychain the configuration uses now (a move out of
+/// the file store may have left one).
 pub fn lock(app: &App) -> Result<()> {
     let config = app.store.load()?;
-    let store = file_store(&config)?;
-    if unlock_cache::forget(store.store_id())? {
+    let store_id = config.store.as_deref().unwrap_or_default();
+    if !store_id.is_empty() && unlock_cache::forget(store_id)? {
         eprintln!("nomadctx: the file store is locked");
     } else {
         eprintln!("nomadctx: the file store was not unlocked");
