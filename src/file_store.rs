@@ -350,7 +350,7 @@ impl FileStore {
         let text = decrypt(&scrypt, &ciphertext).map_err(|e| match e {
             age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed => {
                 anyhow!(
-                    "wrong passphrase for the file store {} (or the file was changed); nothing was changed",
+                    "wrong passphrase for the file store {} (or the file was changed)",
                     path.display()
                 )
             }

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
 use crate::trust::{ANY_ACCESS, Private};
@@ -39,18 +39,32 @@ fn open_tty() -> std::io::Result<std::fs::File> {
 /// Asks on the terminal with echo off; with `again`, asks a second time and requires the
 /// same answer. `none` says what to do when there is no terminal.
 pub fn from_terminal(prompt: &str, again: Option<&str>, none: &str) -> Result<Zeroizing<String>> {
-    let tty = open_tty().with_context(|| format!("there is no terminal to ask on; {none}"))?;
+    let tty = open_tty().map_err(|_| anyhow!("there is no terminal to ask on; {none}"))?;
     let first = ask(&tty, prompt)?;
+    if first.is_empty() {
+        bail!("the entry was empty; nothing was changed");
+    }
     if let Some(again) = again {
         let second = ask(&tty, again)?;
         if *first != *second {
             bail!("the two entries did not match; nothing was changed");
         }
     }
-    if first.is_empty() {
-        bail!("the entry was empty; nothing was changed");
-    }
     Ok(first)
+}
+
+/// A new passphrase shorter than this gets a warning: scrypt makes each guess cost about a
+/// second, which a short one does not survive for long.
+const SHORT: usize = 12;
+
+/// Warns about a new passphrase that is easy to guess from a copy of identity.age.
+pub fn warn_if_short(passphrase: &str) {
+    let len = passphrase.chars().count();
+    if len < SHORT {
+        crate::text::warn(&format!(
+            "the passphrase has {len} characters; anyone with a copy of identity.age can try guesses offline (each costs about a second), so a passphrase of {SHORT} or more characters, or a few random words, is safer"
+        ));
+    }
 }
 
 /// One line typed with echo off; the terminal is put back as it was, also on error.

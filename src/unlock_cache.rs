@@ -161,7 +161,7 @@ const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let wrong = || {
         format!(
-            "{text:?} is not a duration; write it as 8h, 30m, 90s, 2d or 1h30m (at least 1s, at most 366d)"
+            "{text:?} is not a duration; write it as 8h, 30m, 90s, 2d, 1w or 1h30m (at least 1s, at most 366d)"
         )
     };
     let mut total: u64 = 0;
@@ -176,6 +176,7 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
             'm' => 60,
             'h' => 3600,
             'd' => 86400,
+            'w' => 7 * 86400,
             _ => return Err(wrong()),
         };
         let n: u64 = digits.parse().map_err(|_| wrong())?;
@@ -185,8 +186,13 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
             .ok_or_else(wrong)?;
         digits.clear();
     }
-    if !digits.is_empty() || total == 0 || total > MAX_TTL.as_secs() {
+    if !digits.is_empty() || total == 0 {
         return Err(wrong());
+    }
+    if total > MAX_TTL.as_secs() {
+        return Err(format!(
+            "{text:?} is longer than nomadctx keeps a store unlocked (366d)"
+        ));
     }
     Ok(Duration::from_secs(total))
 }
@@ -214,6 +220,7 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("1w"), Ok(Duration::from_secs(7 * 86400)));
         for bad in [
             "",
             "0s",

@@ -744,3 +744,64 @@ fn a_move_into_a_store_whose_identity_no_longer_opens_is_refused_and_loses_nothi
             .contains("keychain = \"keyutils\"")
     );
 }
+
+#[test]
+fn keychain_says_when_the_kernel_keyring_lost_the_secrets_at_reboot() {
+    let mut server = Server {
+        world: World::headless(),
+        keys: KernelSession::new(),
+    };
+    server
+        .cmd()
+        .args(["keychain", "use", "keyutils"])
+        .succeeds();
+    server.add("prod", &pki().identity("ec"));
+    server.keys = KernelSession::new();
+    server
+        .cmd()
+        .arg("keychain")
+        .succeeds()
+        .stdout_has("durable:    no: it forgets every key at reboot")
+        .stdout_has("0 item(s) of this configuration, 2 in use; 2 MISSING");
+}
+
+#[test]
+fn a_store_left_for_another_keychain_can_be_unlocked_to_move_back_into_it() {
+    let server = Server::new();
+    let id = pki().identity("ec");
+    server.add("prod", &id);
+    server
+        .cmd()
+        .args(["keychain", "use", "keyutils", "--migrate"])
+        .succeeds();
+    // Moving out locked it; moving back asks for the passphrase, here from the file.
+    server
+        .cmd()
+        .arg("keychain")
+        .succeeds()
+        .stdout_has("keychain:   keyutils");
+    let out = server
+        .cmd()
+        .args(["keychain", "use", "file", "--migrate"])
+        .fails();
+    out.stderr_has("its passphrase is needed to move secrets into it")
+        .stderr_has("--passphrase-stdin");
+    assert!(
+        !out.stderr_text().contains("os error"),
+        "{}",
+        out.stderr_text()
+    );
+    server.unlock(&[]);
+    let file = server.world.home.join("passphrase");
+    std::fs::write(&file, format!("{PASS}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    server
+        .cmd()
+        .env("NOMADCTX_PASSPHRASE_FILE", &file)
+        .args(["keychain", "use", "file", "--migrate"])
+        .succeeds();
+    assert_eq!(
+        server.exec_secrets("prod"),
+        (key_der(&id.key), TOKEN.to_owned())
+    );
+}

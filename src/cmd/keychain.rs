@@ -43,19 +43,33 @@ fn show(app: &App) -> Result<()> {
         "no: it forgets every key at reboot"
     };
     let mut out = format!(
-        "keychain:   {} ({})\nchosen by:  {chosen_by}\ndurable:    {durable}\n",
+        "keychain:   {}: {}\nchosen by:  {chosen_by}\ndurable:    {durable}\n",
         backend.name(),
         backend.describe()
     );
     let keychain = keychain_for(&config, backend);
-    let mine = live_items(&app.store, &config).len();
+    let live = live_items(&app.store, &config);
     let reachable = match keychain.list() {
-        Ok(Some(items)) => format!(
-            "yes, {} item(s) of this configuration, {mine} in use",
-            items.len()
-        ),
+        Ok(Some(items)) => {
+            let missing = live.iter().filter(|(_, i)| !items.contains(i)).count();
+            let mut text = format!(
+                "yes, {} item(s) of this configuration, {} in use",
+                items.len(),
+                live.len()
+            );
+            if missing > 0 {
+                text.push_str(&format!(
+                    "; {missing} MISSING (`nomadctx show NAME` says whose; store them again with `nomadctx set NAME --key FILE` or `--token-stdin`)"
+                ));
+            }
+            text
+        }
         Ok(None) => "yes".to_owned(),
-        Err(e) => format!("no: {e:#}"),
+        // The first line says why; the choices that follow it are for `add`.
+        Err(e) => format!(
+            "no: {}",
+            format!("{e:#}").lines().next().unwrap_or_default()
+        ),
     };
     out.push_str(&format!("reachable:  {reachable}\n"));
     if backend == Backend::File {
@@ -176,7 +190,14 @@ fn refuse_to_strand(
     let to = keychain_for(config, new);
     let mut missing = Vec::new();
     for (name, item) in items {
-        if !to.contains(name, item)? && !missing.contains(&name.as_str()) {
+        let there = to.contains(name, item).map_err(|e| {
+            anyhow!(
+                "could not tell whether {} holds the secrets of context {name:?}: {}; nothing was changed",
+                new.describe(),
+                format!("{e:#}").lines().next().unwrap_or_default()
+            )
+        })?;
+        if !there && !missing.contains(&name.as_str()) {
             missing.push(name.as_str());
         }
     }
@@ -218,6 +239,7 @@ fn open_file_store(
                 "pipe it in with --passphrase-stdin",
             )?
         };
+        passphrase::warn_if_short(&passphrase);
         let identity = store.create_identity(&passphrase)?;
         eprintln!(
             "nomadctx: created the file store {}; without its passphrase none of its keys can be read, so keep it somewhere safe",
@@ -233,7 +255,10 @@ fn open_file_store(
             passphrase::from_terminal(
                 "Passphrase of nomadctx's file store: ",
                 None,
-                "pipe it in with --passphrase-stdin",
+                &format!(
+                    "the file store {} exists, and its passphrase is needed to move secrets into it: pipe it in with --passphrase-stdin, or set NOMADCTX_PASSPHRASE_FILE",
+                    store.dir().display()
+                ),
             )?
         };
         store.open_identity(&passphrase)?
@@ -268,6 +293,7 @@ fn passphrase(app: &App, args: PassphraseArgs) -> Result<()> {
         (old, new)
     };
     let identity = store.open_identity(&old)?;
+    passphrase::warn_if_short(&new);
     store.write_identity(&identity, &new)?;
     eprintln!(
         "nomadctx: the file store's passphrase is changed ({} is encrypted again; the secrets are as they were)",

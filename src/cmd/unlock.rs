@@ -61,18 +61,21 @@ pub fn lock(app: &App) -> Result<()> {
     Ok(())
 }
 
-/// This configuration's file store; an error that says so when it uses another keychain.
+/// This configuration's file store: the one it uses, or one it has (to unlock before a
+/// move back into it); an error that says so when it has none.
 fn file_store(config: &Config) -> Result<FileStore> {
     let backend = Backend::choose(config.keychain)?;
-    if backend != Backend::File {
-        bail!(
-            "this configuration keeps its secrets in {}, which nomadctx does not lock or unlock; unlock and lock are for the file store (`nomadctx keychain use file`)",
-            backend.describe()
-        );
-    }
-    FileStore::open(
+    let store = FileStore::open(
         config.store.as_deref().unwrap_or_default(),
         config.file_recipient.as_deref(),
         config.unlock_for(),
-    )
+    );
+    match store {
+        Ok(store) if backend == Backend::File || store.has_identity() => Ok(store),
+        _ if backend != Backend::File => bail!(
+            "this configuration keeps its secrets in {}, which nomadctx does not lock or unlock; unlock and lock are for the file store (`nomadctx keychain use file`)",
+            backend.describe()
+        ),
+        other => other,
+    }
 }
