@@ -20,6 +20,10 @@ struct Server {
 
 impl Server {
     fn new() -> Self {
+        Self::with_passphrase(PASS)
+    }
+
+    fn with_passphrase(passphrase: &str) -> Self {
         let server = Self {
             world: World::headless(),
             keys: KernelSession::new(),
@@ -27,7 +31,7 @@ impl Server {
         server
             .cmd()
             .args(["keychain", "use", "file", "--passphrase-stdin"])
-            .stdin(format!("{PASS}\n"))
+            .stdin(format!("{passphrase}\n"))
             .succeeds()
             .stderr_has("created the file store");
         server
@@ -297,26 +301,28 @@ fn thirty_two_execs_while_another_process_unlocks_see_the_key_or_a_clean_locked_
     }
 }
 
-/// Every file under `dir` that holds `needle`, skipping `skip`.
-fn files_with(dir: &Path, needle: &[u8], skip: &Path, found: &mut Vec<PathBuf>) {
+/// Every file under `dir` that holds one of `needles`, skipping what is under `skip`.
+fn files_with(dir: &Path, needles: &[&[u8]], skip: &[PathBuf], found: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.starts_with(skip) {
+        if skip.iter().any(|s| path.starts_with(s)) {
             continue;
         }
         let Ok(kind) = entry.file_type() else {
             continue;
         };
         if kind.is_dir() {
-            files_with(&path, needle, skip, found);
+            files_with(&path, needles, skip, found);
         } else if kind.is_file()
             // Nothing nomadctx writes comes near this; build trees and logs do.
             && entry.metadata().is_ok_and(|m| m.len() <= 4 << 20)
             && let Ok(bytes) = std::fs::read(&path)
-            && bytes.windows(needle.len()).any(|w| w == needle)
+            && needles
+                .iter()
+                .any(|needle| bytes.windows(needle.len()).any(|w| w == *needle))
         {
             found.push(path);
         }
@@ -325,7 +331,16 @@ fn files_with(dir: &Path, needle: &[u8], skip: &Path, found: &mut Vec<PathBuf>) 
 
 #[test]
 fn no_plaintext_key_or_token_is_ever_on_disk() {
-    let server = Server::new();
+    // Token and passphrase made now, so that no source file or binary on the machine holds
+    // them (a checkout in /tmp, another build).
+    let mut rng = Rng(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1);
+    let token = format!("{:016x}-{:016x}", rng.next(), rng.next());
+    let passphrase = format!("scan {:016x} {:016x}", rng.next(), rng.next());
+    let server = Server::with_passphrase(&passphrase);
     // A key of this test's own, so that other tests' files cannot hold its bytes.
     let dir = server.world.tmp.path().join("input");
     std::fs::create_dir(&dir).unwrap();
@@ -337,27 +352,35 @@ fn no_plaintext_key_or_token_is_ever_on_disk() {
         ..pki().identity("ec")
     };
     let der = key_der(&key);
-    let token = "0a1b2c3d-plaintext-scan-token-9z8y7x6w";
     let scan = |when: &str| {
+        // The test's own input key, the shared test PKI's key files, and the source tree and
+        // build (a CI checkout may be in /tmp; nomadctx writes nothing there).
+        let skip = [
+            dir.clone(),
+            pki().path(""),
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            Path::new(BIN).ancestors().nth(2).unwrap().to_path_buf(),
+        ];
+        let needles = [&der[..], &pem[..], token.as_bytes(), passphrase.as_bytes()];
         let mut found = Vec::new();
-        for needle in [&der[..], &pem[..], token.as_bytes(), PASS.as_bytes()] {
-            for root in [Path::new("/tmp"), &server.world.home, Path::new("/dev/shm")] {
-                // The test's own inputs, and the shared test PKI's key files.
-                files_with(root, needle, &dir, &mut found);
-            }
+        for root in [Path::new("/tmp"), &server.world.home, Path::new("/dev/shm")] {
+            files_with(root, &needles, &skip, &mut found);
         }
-        found.retain(|p| !p.starts_with(pki().path("")));
         assert!(found.is_empty(), "plaintext {when}: {found:?}");
     };
     scan("after keychain use file");
     add_args(server.cmd(), "prod", &id)
         .args(["--remove-key-file", "--token-stdin"])
-        .stdin(token)
+        .stdin(token.clone())
         .succeeds();
     assert!(!key.exists());
     scan("after add");
     server.cmd().arg("lock").succeeds();
-    server.unlock(&[]);
+    server
+        .cmd()
+        .args(["unlock", "--passphrase-stdin"])
+        .stdin(format!("{passphrase}\n"))
+        .succeeds();
     scan("after unlock");
     // While a command runs with the key.
     let mut run = server
@@ -386,7 +409,7 @@ fn no_plaintext_key_or_token_is_ever_on_disk() {
     server
         .cmd()
         .args(["keychain", "use", "file", "--migrate", "--passphrase-stdin"])
-        .stdin(format!("{PASS}\n"))
+        .stdin(format!("{passphrase}\n"))
         .succeeds();
     scan("after moving back");
 }
