@@ -53,6 +53,19 @@ pub fn from_terminal(prompt: &str, again: Option<&str>, none: &str) -> Result<Ze
     Ok(first)
 }
 
+/// The file store's passphrase, from where the user said: standard input with
+/// `--passphrase-stdin`, else NOMADCTX_PASSPHRASE_FILE, else the terminal; `none` says what
+/// to do when there is no terminal.
+pub fn current(stdin: bool, none: &str) -> Result<Zeroizing<String>> {
+    if stdin {
+        return from_stdin("passphrase");
+    }
+    match from_file()? {
+        Some(passphrase) => Ok(passphrase),
+        None => from_terminal("Passphrase of nomadctx's file store: ", None, none),
+    }
+}
+
 /// A new passphrase shorter than this gets a warning: scrypt makes each guess cost about a
 /// second, which a short one does not survive for long.
 const SHORT: usize = 12;

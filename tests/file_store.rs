@@ -82,6 +82,22 @@ impl Server {
         assert_eq!(out.code(), 1);
     }
 
+    /// `keychain use BACKEND --migrate`, which must succeed (moving out of the file store
+    /// needs no passphrase while it is unlocked).
+    fn move_to(&self, backend: &str) -> Output {
+        self.cmd()
+            .args(["keychain", "use", backend, "--migrate"])
+            .succeeds()
+    }
+
+    /// A NOMADCTX_PASSPHRASE_FILE holding [`PASS`], with `mode`.
+    fn passphrase_file(&self, mode: u32) -> PathBuf {
+        let file = self.world.home.join("passphrase");
+        std::fs::write(&file, format!("{PASS}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        file
+    }
+
     fn store_dir(&self) -> PathBuf {
         let root = self.world.home.join(".local/share/nomadctx");
         let store = self.world.config().store.expect("a store id");
@@ -401,10 +417,7 @@ fn no_plaintext_key_or_token_is_ever_on_disk() {
     scan("during exec");
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
-    server
-        .cmd()
-        .args(["keychain", "use", "keyutils", "--migrate"])
-        .succeeds();
+    server.move_to("keyutils");
     scan("after moving to the kernel keyring");
     server
         .cmd()
@@ -429,9 +442,7 @@ fn the_passphrase_is_in_no_argv_child_environment_or_output() {
     }
     // Opened with the passphrase from NOMADCTX_PASSPHRASE_FILE: the command, and nomadctx
     // itself while it runs the command (its parent), show the file's path, never its content.
-    let file = server.world.home.join("passphrase");
-    std::fs::write(&file, format!("{PASS}\n")).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = server.passphrase_file(0o600);
     let out = server
         .cmd()
         .env("NOMADCTX_PASSPHRASE_FILE", &file)
@@ -457,9 +468,7 @@ fn a_passphrase_file_must_be_private_and_then_unlocks_unattended() {
     let server = Server::new();
     server.add("prod", &pki().identity("ec"));
     server.cmd().arg("lock").succeeds();
-    let file = server.world.home.join("passphrase");
-    std::fs::write(&file, format!("{PASS}\n")).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = server.passphrase_file(0o644);
     server
         .cmd()
         .env("NOMADCTX_PASSPHRASE_FILE", &file)
@@ -743,10 +752,7 @@ fn a_move_into_a_store_whose_identity_no_longer_opens_is_refused_and_loses_nothi
     let server = Server::new();
     let id = pki().identity("ec");
     server.add("prod", &id);
-    server
-        .cmd()
-        .args(["keychain", "use", "keyutils", "--migrate"])
-        .succeeds();
+    server.move_to("keyutils");
     // The store is still unlocked in this session, but its identity.age is damaged.
     let identity = server.store_dir().join("identity.age");
     let good = std::fs::read(&identity).unwrap();
@@ -793,10 +799,7 @@ fn a_store_left_for_another_keychain_can_be_unlocked_to_move_back_into_it() {
     let server = Server::new();
     let id = pki().identity("ec");
     server.add("prod", &id);
-    server
-        .cmd()
-        .args(["keychain", "use", "keyutils", "--migrate"])
-        .succeeds();
+    server.move_to("keyutils");
     // Moving out locked it; moving back asks for the passphrase, here from the file.
     server
         .cmd()
@@ -815,9 +818,7 @@ fn a_store_left_for_another_keychain_can_be_unlocked_to_move_back_into_it() {
         out.stderr_text()
     );
     server.unlock(&[]);
-    let file = server.world.home.join("passphrase");
-    std::fs::write(&file, format!("{PASS}\n")).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = server.passphrase_file(0o600);
     server
         .cmd()
         .env("NOMADCTX_PASSPHRASE_FILE", &file)

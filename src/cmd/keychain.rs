@@ -247,20 +247,13 @@ fn open_file_store(
         );
         identity
     } else if config.file_recipient.is_none() || moving {
-        let passphrase = if args.passphrase_stdin {
-            passphrase::from_stdin("passphrase")?
-        } else if let Some(passphrase) = passphrase::from_file()? {
-            passphrase
-        } else {
-            passphrase::from_terminal(
-                "Passphrase of nomadctx's file store: ",
-                None,
-                &format!(
-                    "the file store {} exists, and its passphrase is needed to move secrets into it: pipe it in with --passphrase-stdin, or set NOMADCTX_PASSPHRASE_FILE",
-                    store.dir().display()
-                ),
-            )?
-        };
+        let passphrase = passphrase::current(
+            args.passphrase_stdin,
+            &format!(
+                "the file store {} exists, and its passphrase is needed to move secrets into it: pipe it in with --passphrase-stdin, or set NOMADCTX_PASSPHRASE_FILE",
+                store.dir().display()
+            ),
+        )?;
         store.open_identity(&passphrase)?
     } else {
         return Ok(None);

@@ -19,17 +19,10 @@ pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
             store.dir().display()
         );
     }
-    let passphrase = if args.passphrase_stdin {
-        passphrase::from_stdin("passphrase")?
-    } else if let Some(passphrase) = passphrase::from_file()? {
-        passphrase
-    } else {
-        passphrase::from_terminal(
-            "Passphrase of nomadctx's file store: ",
-            None,
-            "pipe it in with --passphrase-stdin",
-        )?
-    };
+    let passphrase = passphrase::current(
+        args.passphrase_stdin,
+        "pipe it in with --passphrase-stdin, or set NOMADCTX_PASSPHRASE_FILE",
+    )?;
     let identity = store.open_identity(&passphrase)?;
     let ttl = args.duration.unwrap_or_else(|| config.unlock_for());
     if unlock_cache::AVAILABLE {
