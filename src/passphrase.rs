@@ -81,28 +81,80 @@ pub fn warn_if_short(passphrase: &str) {
 }
 
 /// One line typed with echo off; the terminal is put back as it was, also on error.
+///
+/// The terminal is read a key at a time with its signal keys turned off, so that Ctrl-C
+/// cancels here (the terminal restored) instead of killing nomadctx with echo still off.
+/// Backspace and Ctrl-U edit the line as the terminal would.
 fn ask(tty: &std::fs::File, prompt: &str) -> Result<Zeroizing<String>> {
-    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    use nix::sys::termios::{LocalFlags, SetArg, SpecialCharacterIndices, tcgetattr, tcsetattr};
     let original = tcgetattr(tty).context("could not configure the terminal")?;
-    let mut silent = original.clone();
-    silent.local_flags.remove(LocalFlags::ECHO);
-    silent.local_flags.insert(LocalFlags::ECHONL);
-    tcsetattr(tty, SetArg::TCSAFLUSH, &silent).context("could not turn off echo")?;
+    let mut keys = original.clone();
+    keys.local_flags
+        .remove(LocalFlags::ECHO | LocalFlags::ICANON | LocalFlags::ISIG);
+    keys.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
+    keys.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
+    tcsetattr(tty, SetArg::TCSAFLUSH, &keys).context("could not turn off echo")?;
     let line = (|| -> Result<Zeroizing<String>> {
         let mut writer = tty;
         write!(writer, "{prompt}")?;
         writer.flush()?;
-        read_line(&mut &*tty, "the terminal")
+        let line = read_keys(
+            &mut &*tty,
+            original.control_chars[SpecialCharacterIndices::VERASE as usize],
+        );
+        writeln!(writer)?;
+        line
     })();
     let _ = tcsetattr(tty, SetArg::TCSANOW, &original);
     line
+}
+
+/// Ctrl-C, Ctrl-D, Ctrl-U, and the two bytes terminals send for Backspace.
+const INTERRUPT: u8 = 0x03;
+const END: u8 = 0x04;
+const KILL_LINE: u8 = 0x15;
+const BACKSPACE: [u8; 2] = [0x08, 0x7f];
+
+/// Keys up to Enter, edited as a terminal in line mode would; Ctrl-C (or Ctrl-D on an
+/// empty line) cancels.
+fn read_keys(reader: &mut impl Read, erase: u8) -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_LEN as usize));
+    let mut key = Zeroizing::new([0u8; 1]);
+    loop {
+        match reader.read(&mut *key) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("could not read from the terminal"),
+        }
+        match key[0] {
+            b'\r' | b'\n' => break,
+            INTERRUPT => bail!("cancelled; nothing was changed"),
+            END if bytes.is_empty() => bail!("cancelled; nothing was changed"),
+            KILL_LINE => bytes.clear(),
+            k if k == erase || BACKSPACE.contains(&k) => {
+                // One character, however many bytes of UTF-8 it took.
+                while let Some(b) = bytes.pop() {
+                    if b & 0xc0 != 0x80 {
+                        break;
+                    }
+                }
+            }
+            _ if bytes.len() as u64 >= MAX_LEN => {
+                bail!("the entry is longer than {MAX_LEN} bytes; nothing was changed")
+            }
+            k => bytes.push(k),
+        }
+    }
+    let text = std::str::from_utf8(&bytes).context("the entry is not UTF-8 text")?;
+    Ok(Zeroizing::new(text.to_owned()))
 }
 
 /// One line from standard input (at most 4 KiB, the line break dropped); `what` names it.
 pub fn from_stdin(what: &str) -> Result<Zeroizing<String>> {
     let line = read_line(&mut raw_stdin()?, "standard input")?;
     if line.is_empty() {
-        bail!("standard input held no {what} (an empty line or nothing); nothing was changed");
+        bail!("standard input held an empty {what} (or nothing at all); nothing was changed");
     }
     Ok(line)
 }
@@ -200,6 +252,17 @@ mod tests {
         );
         assert_eq!(*read_line(&mut &b" x "[..], "t").unwrap(), " x ");
         assert_eq!(*read_line(&mut &b""[..], "t").unwrap(), "");
+    }
+
+    #[test]
+    fn keys_are_edited_as_a_terminal_would_and_ctrl_c_cancels() {
+        let typed = |keys: &[u8]| read_keys(&mut &keys[..], 0x7f).map(|l| (*l).clone());
+        assert_eq!(typed(b"secret\r").unwrap(), "secret");
+        assert_eq!(typed(b"secrex\x7ft\r").unwrap(), "secret");
+        assert_eq!(typed("caf\u{e9}\x7fe\r".as_bytes()).unwrap(), "cafe");
+        assert_eq!(typed(b"wrong\x15right\n").unwrap(), "right");
+        assert!(typed(b"sec\x03ret\r").is_err());
+        assert!(typed(b"\x04").is_err());
     }
 
     #[test]

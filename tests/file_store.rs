@@ -829,3 +829,26 @@ fn a_store_left_for_another_keychain_can_be_unlocked_to_move_back_into_it() {
         (key_der(&id.key), TOKEN.to_owned())
     );
 }
+
+#[test]
+fn ctrl_c_at_the_passphrase_prompt_cancels_and_gives_the_terminal_back() {
+    let server = Server::new();
+    server.add("prod", &pki().identity("ec"));
+    server.cmd().arg("lock").succeeds();
+    let script = format!(
+        "nsenter --user --preserve-credentials -t {} {BIN} exec prod -- true; echo status=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo",
+        server.keys.holder_pid()
+    );
+    server.world.terminal(
+        &[
+            Step::Expect("Passphrase of nomadctx's file store: "),
+            Step::Send("half a pass\x03"),
+            Step::Expect("cancelled; nothing was changed"),
+            Step::Expect("status=1"),
+            Step::Expect("(?m)^echo$"),
+        ],
+        &["sh", "-c", &script],
+        &[],
+    );
+    server.locked_exec_fails("prod");
+}

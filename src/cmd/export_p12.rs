@@ -1,7 +1,7 @@
 //! `nomadctx export-p12`: the client certificate, its chain and key as a password-protected
 //! PKCS#12 bundle for a browser, straight from the keychain.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -150,47 +150,16 @@ fn bundle(
     ))
 }
 
+/// One line of standard input, read without std's buffer keeping a copy.
 fn password_from_stdin() -> Result<Zeroizing<String>> {
-    let mut line = Zeroizing::new(String::new());
-    std::io::stdin()
-        .lock()
-        .take(4096)
-        .read_line(&mut line)
-        .context("could not read the password from standard input")?;
-    let password = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
-    if password.is_empty() {
-        bail!("--password-stdin read an empty password; a bundle holding the key needs one");
-    }
-    Ok(password)
+    crate::passphrase::from_stdin("password")
 }
 
 /// Asks twice on the terminal with echo off.
 fn password_from_terminal(name: &str) -> Result<Zeroizing<String>> {
-    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
-    let mut tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .context("there is no terminal to ask for the bundle's password; pipe it in with --password-stdin")?;
-    let original = tcgetattr(&tty).context("could not configure the terminal")?;
-    let mut silent = original.clone();
-    silent.local_flags.remove(LocalFlags::ECHO);
-    tcsetattr(&tty, SetArg::TCSANOW, &silent).context("could not turn off echo")?;
-    let mut ask = |prompt: &str| -> Result<Zeroizing<String>> {
-        write!(tty, "{prompt}")?;
-        let mut line = Zeroizing::new(String::new());
-        std::io::BufReader::new(&tty).read_line(&mut line)?;
-        writeln!(tty)?;
-        Ok(Zeroizing::new(
-            line.trim_end_matches(['\r', '\n']).to_owned(),
-        ))
-    };
-    let first = ask(&format!("Password for the {name} bundle: "));
-    let second = ask("Repeat it: ");
-    let _ = tcsetattr(&tty, SetArg::TCSANOW, &original);
-    let (first, second) = (first?, second?);
-    if first.is_empty() || *first != *second {
-        bail!("the passwords were empty or did not match; nothing was written");
-    }
-    Ok(first)
+    crate::passphrase::from_terminal(
+        &format!("Password for the {name} bundle: "),
+        Some("Repeat it: "),
+        "pipe the bundle's password in with --password-stdin",
+    )
 }
