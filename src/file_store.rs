@@ -95,6 +95,13 @@ pub fn data_root() -> Result<PathBuf> {
         }
         return Ok(dir);
     }
+    // As for the config: without HOME the platform would take the passwd entry's home,
+    // which under sudo, cron or a container is rarely the one meant.
+    if cfg!(unix) && non_empty_env("HOME").is_none() && non_empty_env("XDG_DATA_HOME").is_none() {
+        bail!(
+            "HOME is not set, so nomadctx cannot tell where the file store is; set HOME, or NOMADCTX_DATA_DIR to the directory that holds it"
+        );
+    }
     let dirs = directories::ProjectDirs::from("", "", "nomadctx").ok_or_else(|| {
         anyhow!("could not find your home directory to keep the file store in; set HOME or NOMADCTX_DATA_DIR")
     })?;
