@@ -16,6 +16,7 @@ pub mod keychain_move;
 pub mod migrate;
 pub mod passphrase;
 pub mod picker;
+pub mod pkcs12;
 pub mod probe;
 pub mod process_guard;
 pub mod runtime;

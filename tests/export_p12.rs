@@ -62,6 +62,15 @@ fn the_bundle_imports_into_openssl_and_nss() {
             "openssl pkcs12: {}",
             String::from_utf8_lossy(&info.stderr)
         );
+        // What OpenSSL 3 and NSS read without their legacy providers.
+        let algorithms = info.stderr_text();
+        for wanted in [
+            "MAC: sha256",
+            "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC",
+            "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC",
+        ] {
+            assert!(algorithms.contains(wanted), "{wanted:?} in {algorithms}");
+        }
         let text = info.stdout_text();
         assert!(text.contains("subject=CN = cli."), "{text}");
         assert!(
@@ -118,9 +127,10 @@ fn the_bundle_imports_into_openssl_and_nss() {
             .output()
             .unwrap();
         let listed = listed.stdout_text();
+        // Listed under the context's name (the bundle's friendly name), with its key.
         let user_cert = listed
             .lines()
-            .find(|l| l.starts_with("CN=cli."))
+            .find(|l| l.starts_with(&format!("{name} ")))
             .unwrap_or_default();
         assert!(
             user_cert.trim_end().ends_with("u,u,u"),

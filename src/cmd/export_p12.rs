@@ -128,26 +128,10 @@ fn bundle(
     key: &crate::secret::Secret,
     password: &str,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
-    let fail = |e: p12_keystore::error::Error| {
-        anyhow!("could not build the PKCS#12 bundle for context {name:?}: {e}")
-    };
-    let certs = chain
-        .iter()
-        .map(|c| Certificate::from_der(c.as_ref()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(fail)?;
-    let key = PrivateKey::from_der(key.expose()).map_err(fail)?;
-    let local_key_id =
-        ring::digest::digest(&ring::digest::SHA256, chain[0].as_ref()).as_ref()[..20].to_vec();
-    let mut store = KeyStore::new();
-    store.add_entry(
-        name,
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, certs)),
-    );
-    Ok(Zeroizing::new(
-        store.writer(password).write().map_err(fail)?,
-    ))
+    let chain: Vec<&[u8]> = chain.iter().map(|c| c.as_ref()).collect();
+    crate::pkcs12::bundle(name, &chain, key.expose(), password)
+        .map(Zeroizing::new)
+        .map_err(|e| anyhow!("could not build the PKCS#12 bundle for context {name:?}: {e:#}"))
 }
 
 /// One line of standard input, read without std's buffer keeping a copy.
