@@ -70,7 +70,7 @@ impl fmt::Display for KernelError {
 impl std::error::Error for KernelError {}
 
 /// linux-keyutils folds errno into its own enum; turn it back so the text is the system's.
-fn os_error(err: KeyError) -> io::Error {
+pub(crate) fn os_error(err: KeyError) -> io::Error {
     let errno = match err {
         KeyError::AccessDenied => Errno::EACCES,
         KeyError::PermissionDenied => Errno::EPERM,
@@ -97,7 +97,7 @@ fn os_error(err: KeyError) -> io::Error {
 }
 
 /// Errors that only mean the key is not (or no longer) there.
-fn is_absent(err: KeyError) -> bool {
+pub(crate) fn is_absent(err: KeyError) -> bool {
     matches!(
         err,
         KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked
@@ -176,7 +176,7 @@ fn check_secret(secret: &[u8]) -> Result<(), KernelError> {
 /// The payload of a key. KEYCTL_READ answers with the full length and copies nothing when the
 /// buffer is too small, so the read is repeated with the size the kernel gave; every buffer is
 /// wiped when dropped.
-fn read_payload(key: Key) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+pub(crate) fn read_payload(key: Key) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let mut size = 4096;
     // A concurrent update can make the payload grow between two reads; a few tries are plenty.
     for _ in 0..4 {

@@ -105,28 +105,32 @@ fn pkcs12_kdf(
 ) -> Zeroizing<Vec<u8>> {
     const U: usize = 32;
     const V: usize = 64;
-    let fill = |input: &[u8]| -> Vec<u8> {
-        if input.is_empty() {
-            return Vec::new();
+    // S and P each repeated to a multiple of v bytes, built in one wiped buffer: I holds
+    // the password.
+    let mut i = Zeroizing::new(Vec::new());
+    for input in [salt, password] {
+        if !input.is_empty() {
+            let len = V * input.len().div_ceil(V);
+            i.extend(input.iter().copied().cycle().take(len));
         }
-        let len = V * input.len().div_ceil(V);
-        input.iter().copied().cycle().take(len).collect()
-    };
-    let d = [id; V];
-    let mut i = Zeroizing::new([fill(salt), fill(password)].concat());
+    }
     let mut out = Zeroizing::new(Vec::with_capacity(n + U));
     while out.len() < n {
-        let mut a = ring::digest::digest(&ring::digest::SHA256, &[&d[..], &i[..]].concat());
+        let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+        hash.update(&[id; V]);
+        hash.update(&i);
+        let mut a = Zeroizing::new([0u8; U]);
+        a.copy_from_slice(hash.finish().as_ref());
         for _ in 1..iterations {
-            a = ring::digest::digest(&ring::digest::SHA256, a.as_ref());
+            let next = ring::digest::digest(&ring::digest::SHA256, &*a);
+            a.copy_from_slice(next.as_ref());
         }
-        out.extend_from_slice(a.as_ref());
+        out.extend_from_slice(&*a);
         // I_j = (I_j + B + 1) mod 2^(8v), B being A repeated to v bytes.
-        let b: Vec<u8> = a.as_ref().iter().copied().cycle().take(V).collect();
         for block in i.chunks_mut(V) {
             let mut carry = 1u16;
             for k in (0..V).rev() {
-                let sum = u16::from(block[k]) + u16::from(b[k]) + carry;
+                let sum = u16::from(block[k]) + u16::from(a[k % U]) + carry;
                 block[k] = sum as u8;
                 carry = sum >> 8;
             }

@@ -18,17 +18,14 @@ pub const AVAILABLE: bool = cfg!(target_os = "linux");
 #[cfg(target_os = "linux")]
 mod kernel {
     use super::*;
+    use crate::kernel_keyring::{is_absent, os_error, read_payload};
     use anyhow::anyhow;
     use linux_keyutils::{KeyError, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
 
     fn refused(what: &str, err: KeyError) -> anyhow::Error {
-        anyhow!("could not {what} the kernel's user keyring: {err:?}")
-    }
-
-    fn gone(err: KeyError) -> bool {
-        matches!(
-            err,
-            KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked
+        anyhow!(
+            "could not {what} the kernel's user keyring: {}",
+            os_error(err)
         )
     }
 
@@ -43,21 +40,12 @@ mod kernel {
         for _ in 0..3 {
             let key = match ring.search(&description(store_id)) {
                 Ok(key) => key,
-                Err(err) if gone(err) => return Ok(None),
+                Err(err) if is_absent(err) => return Ok(None),
                 Err(err) => return Err(refused("search", err)),
             };
-            let mut buffer = Zeroizing::new(vec![0u8; 256]);
-            match key.read(&mut *buffer) {
-                Ok(len) if len <= buffer.len() => {
-                    buffer.truncate(len);
-                    return Ok(Some(buffer));
-                }
-                Ok(_) => {
-                    return Err(anyhow!(
-                        "the cached identity in the kernel's user keyring is not one nomadctx wrote; run `nomadctx lock`"
-                    ));
-                }
-                Err(err) if gone(err) => continue,
+            match read_payload(key) {
+                Ok(identity) => return Ok(Some(identity)),
+                Err(err) if is_absent(err) => continue,
                 Err(err) => return Err(refused("read", err)),
             }
         }
@@ -105,12 +93,12 @@ mod kernel {
         let ring = user_keyring()?;
         let key = match ring.search(&description(store_id)) {
             Ok(key) => key,
-            Err(err) if gone(err) => return Ok(false),
+            Err(err) if is_absent(err) => return Ok(false),
             Err(err) => return Err(refused("search", err)),
         };
         match key.invalidate() {
             Ok(()) => Ok(true),
-            Err(err) if gone(err) => Ok(false),
+            Err(err) if is_absent(err) => Ok(false),
             Err(err) => Err(refused("remove the identity from", err)),
         }
     }
