@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use crate::context::non_empty_env;
 use crate::passphrase;
 use crate::secret::Secret;
-use crate::store::{create_private_dir, list_dir, remove_if_present, write_atomic};
+use crate::store::{Config, create_private_dir, list_dir, remove_if_present, write_atomic};
 use crate::trust::{ANY_ACCESS, MOVE_IT_AWAY, Private};
 use crate::unlock_cache;
 
@@ -89,7 +89,7 @@ pub fn data_root() -> Result<PathBuf> {
         let dir = PathBuf::from(dir);
         if !dir.is_absolute() {
             bail!(
-                "NOMADCTX_DATA_DIR={} is not an absolute path",
+                "NOMADCTX_DATA_DIR={} is not an absolute path; set it to a full path such as $HOME/.local/share/nomadctx",
                 dir.display()
             );
         }
@@ -148,6 +148,15 @@ impl FileStore {
             identity: OnceLock::new(),
             checked: OnceLock::new(),
         })
+    }
+
+    /// The store config.toml describes (its store id, recipient and unlock time).
+    pub fn of(config: &Config) -> Result<Self> {
+        Self::open(
+            config.store.as_deref().unwrap_or_default(),
+            config.file_recipient.as_deref(),
+            config.unlock_for(),
+        )
     }
 
     pub fn dir(&self) -> &Path {

@@ -149,9 +149,6 @@ impl Backend {
             Self::Keyutils => KernelKeyring::open()
                 .map(|k| Connection::Kernel(Arc::new(k)))
                 .map_err(Failure::Kernel),
-            Self::File => Err(Failure::Keyring(KeyringError::NotSupportedByStore(
-                "the file store is opened by the keychain, not the backend".to_owned(),
-            ))),
             #[cfg(target_os = "macos")]
             Self::MacosKeychain => core(apple_native_keyring_store::keychain::Store::new()),
             #[cfg(windows)]

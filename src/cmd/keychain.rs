@@ -21,12 +21,6 @@ pub fn run(app: &App, args: KeychainArgs) -> Result<()> {
     }
 }
 
-/// A keychain of this configuration by backend, with its file store settings.
-fn keychain_for(config: &Config, backend: Backend) -> Keychain {
-    Keychain::new(backend, config.store.as_deref().unwrap_or_default())
-        .with_file_store(config.file_recipient.as_deref(), config.unlock_for())
-}
-
 fn show(app: &App) -> Result<()> {
     let config = app.store.load()?;
     let backend = Backend::choose(config.keychain)?;
@@ -47,7 +41,7 @@ fn show(app: &App) -> Result<()> {
         backend.name(),
         backend.describe()
     );
-    let keychain = keychain_for(&config, backend);
+    let keychain = App::keychain_for(&config, backend);
     let live = live_items(&app.store, &config);
     let reachable = match keychain.list() {
         Ok(Some(items)) => {
@@ -126,13 +120,13 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
     }
     let lock = app.store.lock()?;
     let mut config = app.load_locked(&lock)?;
-    tidy(&app.store, &config, &|b| keychain_for(&config, b));
+    tidy(&app.store, &config, &|b| App::keychain_for(&config, b));
     if config.store.is_none() {
         config.ensure_store_id()?;
         config.store_dir = app.store.fingerprint();
         app.store.save(&config, &lock)?;
     }
-    let from = keychain_for(&config, config.chosen_keychain());
+    let from = App::keychain_for(&config, config.chosen_keychain());
     let items = live_items(&app.store, &config);
     let moving = args.migrate && from.backend() != new && !items.is_empty();
     if !moving && from.backend() != new && !items.is_empty() && !args.force {
@@ -142,14 +136,14 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
         Backend::File => open_file_store(&mut config, &args, moving)?,
         _ => None,
     };
-    let to = keychain_for(&config, new);
+    let to = App::keychain_for(&config, new);
     if let Some(identity) = identity {
         to.file_store()?.adopt(identity)?;
     }
     if moving {
         let settings = config.clone();
         move_secrets(&app.store, &lock, config, &from, &to, &|b| {
-            keychain_for(&settings, b)
+            App::keychain_for(&settings, b)
         })?;
         eprintln!(
             "nomadctx: moved {} secret(s) from {} to {}; this configuration now uses {}",
@@ -187,7 +181,7 @@ fn refuse_to_strand(
     from: &Keychain,
     new: Backend,
 ) -> Result<()> {
-    let to = keychain_for(config, new);
+    let to = App::keychain_for(config, new);
     let mut missing = Vec::new();
     for (name, item) in items {
         let there = to.contains(name, item).map_err(|e| {
@@ -224,11 +218,7 @@ fn open_file_store(
     args: &KeychainUseArgs,
     moving: bool,
 ) -> Result<Option<x25519::Identity>> {
-    let store = FileStore::open(
-        config.store.as_deref().unwrap_or_default(),
-        config.file_recipient.as_deref(),
-        config.unlock_for(),
-    )?;
+    let store = FileStore::of(config)?;
     let identity = if !store.has_identity() {
         let passphrase = if args.passphrase_stdin {
             passphrase::from_stdin("passphrase")?
@@ -266,11 +256,7 @@ fn open_file_store(
 fn passphrase(app: &App, args: PassphraseArgs) -> Result<()> {
     let lock = app.store.lock()?;
     let config = app.load_locked(&lock)?;
-    let store = FileStore::open(
-        config.store.as_deref().unwrap_or_default(),
-        config.file_recipient.as_deref(),
-        config.unlock_for(),
-    )?;
+    let store = FileStore::of(&config)?;
     if !store.has_identity() {
         bail!(
             "there is no file store at {}; create it with `nomadctx keychain use file`",

@@ -127,11 +127,16 @@ impl App {
     }
 
     pub fn keychain(&self, config: &Config) -> Result<Keychain> {
-        Ok(Keychain::new(
+        Ok(Self::keychain_for(
+            config,
             Backend::choose(config.keychain)?,
-            config.store.as_deref().unwrap_or_default(),
-        )
-        .with_file_store(config.file_recipient.as_deref(), config.unlock_for()))
+        ))
+    }
+
+    /// This configuration's keychain of `backend`, with its file store's settings.
+    pub fn keychain_for(config: &Config, backend: Backend) -> Keychain {
+        Keychain::new(backend, config.store.as_deref().unwrap_or_default())
+            .with_file_store(config.file_recipient.as_deref(), config.unlock_for())
     }
 
     /// The config, migrated first if it was written before store and context ids. Commands

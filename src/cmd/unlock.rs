@@ -58,11 +58,7 @@ pub fn lock(app: &App) -> Result<()> {
 /// move back into it); an error that says so when it has none.
 fn file_store(config: &Config) -> Result<FileStore> {
     let backend = Backend::choose(config.keychain)?;
-    let store = FileStore::open(
-        config.store.as_deref().unwrap_or_default(),
-        config.file_recipient.as_deref(),
-        config.unlock_for(),
-    );
+    let store = FileStore::of(config);
     match store {
         Ok(store) if backend == Backend::File || store.has_identity() => Ok(store),
         _ if backend != Backend::File => bail!(
