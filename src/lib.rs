@@ -21,6 +21,8 @@ pub mod probe;
 pub mod process_guard;
 pub mod runtime;
 pub mod secret;
+#[cfg(target_os = "linux")]
+pub mod secret_service;
 pub mod shell;
 pub mod shell_process;
 pub mod store;

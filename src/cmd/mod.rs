@@ -242,17 +242,19 @@ impl Secrets {
 
     /// What the keychain holds of `ctx`'s secrets, and the first item it lacks.
     fn read(keychain: &Keychain, name: &str, ctx: &Context) -> Result<(Self, Option<ItemRef>)> {
-        let mut secrets = Self::default();
-        for (kind, version) in [
+        let items: Vec<ItemRef> = [
             (Item::ClientKey, &ctx.client_version),
             (Item::Token, &ctx.token_version),
-        ] {
-            let Some(version) = version else { continue };
-            let item = ItemRef::new(ctx.id(), kind, version);
-            let Some(secret) = keychain.get(name, &item)? else {
-                return Ok((secrets, Some(item)));
+        ]
+        .into_iter()
+        .filter_map(|(kind, version)| Some(ItemRef::new(ctx.id(), kind, version.as_deref()?)))
+        .collect();
+        let mut secrets = Self::default();
+        for (item, secret) in items.iter().zip(keychain.get_all(name, &items)?) {
+            let Some(secret) = secret else {
+                return Ok((secrets, Some(item.clone())));
             };
-            match kind {
+            match item.kind {
                 Item::ClientKey => secrets.key = Some(secret),
                 Item::Token => secrets.token = Some(secret),
             }

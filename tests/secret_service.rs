@@ -1,0 +1,183 @@
+//! nomadctx's own Secret Service client against gnome-keyring, watched on the bus with
+//! dbus-monitor: secrets cross it encrypted (the DH session), `exec` asks for key and token in
+//! one request, and `plain` is an opt-in that really is plain.
+
+mod harness;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::{OutputExt, World, add_with, key_der, pki, require_tool};
+
+/// Everything that crosses the test's session bus while it runs, as raw messages (pcap).
+struct Monitor {
+    child: Child,
+    capture: std::path::PathBuf,
+}
+
+impl Monitor {
+    fn start(world: &World, name: &str) -> Self {
+        let capture = world.tmp.path().join(format!("{name}.pcap"));
+        let child = Command::new(require_tool("dbus-monitor"))
+            .args(["--session", "--pcap"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &world.bus_address)
+            .stdout(std::fs::File::create(&capture).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let monitor = Self { child, capture };
+        // Listening once it has seen a message we send after it started.
+        let marker = format!("nomadctx-test-marker-{name}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !contains(&monitor.bytes(), marker.as_bytes()) {
+            assert!(Instant::now() < deadline, "dbus-monitor never listened");
+            world
+                .program(require_tool("dbus-send"))
+                .args([
+                    "--session",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                ])
+                .arg(format!("string:{marker}"))
+                .output();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        monitor
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(&self.capture)
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    }
+
+    /// What it saw, once every message of the commands run so far is written.
+    fn stop(mut self) -> Vec<u8> {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.bytes()
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+}
+
+const TOKEN: &str = "4a1f3c2e-9b7d-4e61-8f0a-5c3d2b1e0f9a";
+
+fn with_key_and_token() -> (World, Vec<u8>) {
+    let world = World::new();
+    let id = pki().identity("ec");
+    add_with(&world, "prod", &id, &[]);
+    world
+        .cmd()
+        .args(["set", "prod", "--token-stdin"])
+        .stdin(TOKEN)
+        .succeeds();
+    let key = key_der(Path::new(&id.key));
+    (world, key)
+}
+
+#[test]
+fn secrets_cross_the_bus_encrypted_and_exec_reads_both_in_one_request() {
+    let (world, key) = with_key_and_token();
+    let monitor = Monitor::start(&world, "exec");
+    let out = world
+        .cmd()
+        .args(["exec", "prod", "--", "sh", "-c", "echo \"$NOMAD_TOKEN\""])
+        .succeeds();
+    assert_eq!(out.stdout_text().trim(), TOKEN);
+    let seen = monitor.stop();
+    assert!(contains(&seen, b"dh-ietf1024-sha256-aes128-cbc-pkcs7"));
+    assert!(
+        !contains(&seen, TOKEN.as_bytes()),
+        "the token crossed the bus in clear"
+    );
+    assert!(
+        !contains(&seen, &key[key.len() - 32..]),
+        "the key crossed the bus in clear"
+    );
+    // One session, one search per item, one GetSecrets for both.
+    assert_eq!(count(&seen, b"OpenSession"), 1);
+    assert_eq!(count(&seen, b"SearchItems"), 2);
+    assert_eq!(count(&seen, b"GetSecrets"), 1);
+
+    // Writes are encrypted too.
+    let monitor = Monitor::start(&world, "set");
+    world
+        .cmd()
+        .args(["set", "prod", "--token-stdin"])
+        .stdin(format!("{TOKEN}-2"))
+        .succeeds();
+    let seen = monitor.stop();
+    assert!(contains(&seen, b"CreateItem"));
+    assert!(
+        !contains(&seen, TOKEN.as_bytes()),
+        "the new token crossed the bus in clear"
+    );
+}
+
+#[test]
+fn the_plain_session_is_an_opt_in_and_is_plain() {
+    let (world, key) = with_key_and_token();
+    let monitor = Monitor::start(&world, "plain");
+    let out = world
+        .cmd()
+        .env("NOMADCTX_SECRET_SERVICE_SESSION", "plain")
+        .args(["exec", "prod", "--", "sh", "-c", "echo \"$NOMAD_TOKEN\""])
+        .succeeds();
+    assert_eq!(out.stdout_text().trim(), TOKEN);
+    let seen = monitor.stop();
+    // What the monitor sees is what a plain session shows: so the test above can see it too.
+    assert!(contains(&seen, TOKEN.as_bytes()));
+    assert!(contains(&seen, &key));
+    assert!(!contains(&seen, b"dh-ietf1024"));
+
+    world
+        .cmd()
+        .env("NOMADCTX_SECRET_SERVICE_SESSION", "none")
+        .args(["exec", "prod", "--", "true"])
+        .fails()
+        .stderr_has("NOMADCTX_SECRET_SERVICE_SESSION=\"none\" is not a session nomadctx knows");
+}
+
+#[test]
+fn items_are_what_other_secret_service_clients_read() {
+    // secret-tool (libsecret, its own DH session) reads what we wrote, and we read what it
+    // wrote: the exchange and the encryption agree with an independent implementation.
+    let (world, key) = with_key_and_token();
+    assert_eq!(world.secret("prod/client-key").unwrap(), key);
+    assert_eq!(world.secret("prod/token").unwrap(), TOKEN.as_bytes());
+    let account = world.live_account("prod/token").unwrap();
+    world
+        .program(require_tool("secret-tool"))
+        .args([
+            "store",
+            "--label=by secret-tool",
+            "service",
+            "nomadctx",
+            "username",
+        ])
+        .arg(&account)
+        .stdin("from-secret-tool")
+        .succeeds();
+    let out = world
+        .cmd()
+        .args(["exec", "prod", "--", "sh", "-c", "echo \"$NOMAD_TOKEN\""])
+        .succeeds();
+    assert_eq!(out.stdout_text().trim(), "from-secret-tool");
+}
