@@ -7,6 +7,11 @@ use nomadctx::{cli, cmd, process_guard};
 
 use clap::{CommandFactory, Parser};
 
+/// See Cargo.toml: musl's own allocator maps and unmaps memory on nearly every free.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // A TAB in a shell whose completion script `nomadctx completions` wrote: answer and exit.
     clap_complete::CompleteEnv::with_factory(cli::Cli::command)

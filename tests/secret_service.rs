@@ -4,78 +4,9 @@
 
 mod harness;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use harness::{OutputExt, World, add_with, key_der, pki, require_tool};
-
-/// Everything that crosses the test's session bus while it runs, as raw messages (pcap).
-struct Monitor {
-    child: Child,
-    capture: std::path::PathBuf,
-}
-
-impl Monitor {
-    fn start(world: &World, name: &str) -> Self {
-        let capture = world.tmp.path().join(format!("{name}.pcap"));
-        let child = Command::new(require_tool("dbus-monitor"))
-            .args(["--session", "--pcap"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &world.bus_address)
-            .stdout(std::fs::File::create(&capture).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let monitor = Self { child, capture };
-        // Listening once it has seen a message we send after it started.
-        let marker = format!("nomadctx-test-marker-{name}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !contains(&monitor.bytes(), marker.as_bytes()) {
-            assert!(Instant::now() < deadline, "dbus-monitor never listened");
-            world
-                .program(require_tool("dbus-send"))
-                .args([
-                    "--session",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                ])
-                .arg(format!("string:{marker}"))
-                .output();
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        monitor
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(&self.capture)
-            .unwrap()
-            .read_to_end(&mut bytes)
-            .unwrap();
-        bytes
-    }
-
-    /// What it saw, once every message of the commands run so far is written.
-    fn stop(mut self) -> Vec<u8> {
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.bytes()
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
-}
+use harness::{Monitor, OutputExt, World, add_with, contains, count, key_der, pki, require_tool};
 
 const TOKEN: &str = "4a1f3c2e-9b7d-4e61-8f0a-5c3d2b1e0f9a";
 

@@ -205,7 +205,11 @@ mod tests {
             assert!(publics[i + 1..].iter().all(|b| a != b));
         }
         let pair = KeyPair::generate().unwrap();
-        assert!(pair.private.bit_width() > 200, "{} bits", pair.private.bit_width());
+        assert!(
+            pair.private.bit_width() > 200,
+            "{} bits",
+            pair.private.bit_width()
+        );
         assert!(pair.private.bit_width() <= EXPONENT_BITS);
     }
 

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -1225,4 +1225,78 @@ impl Drop for KernelSession {
         drop(self.holder.stdin.take());
         let _ = self.holder.wait();
     }
+}
+
+/// Everything that crosses the world's bus while it runs, as raw messages (pcap).
+pub struct Monitor {
+    child: Child,
+    capture: PathBuf,
+}
+
+impl Monitor {
+    pub fn start(world: &World, name: &str) -> Self {
+        let capture = world.tmp.path().join(format!("{name}.pcap"));
+        let child = world
+            .program(require_tool("dbus-monitor"))
+            .args(["--session", "--pcap"])
+            .cmd
+            .stdout(std::fs::File::create(&capture).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let monitor = Self { child, capture };
+        // Listening once it has seen a message sent after it started.
+        let marker = format!("nomadctx-test-marker-{name}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !contains(&monitor.bytes(), marker.as_bytes()) {
+            assert!(Instant::now() < deadline, "dbus-monitor never listened");
+            world
+                .program("dbus-send")
+                .args([
+                    "--session",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                ])
+                .arg(format!("string:{marker}"))
+                .output();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        monitor
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(&self.capture)
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    }
+
+    /// What it saw, once every message of the commands run so far is written.
+    pub fn stop(mut self) -> Vec<u8> {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.bytes()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+pub fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
 }

@@ -1,0 +1,181 @@
+//! nomadctx against a second Secret Service, KeePassXC (headless, tests/support/keepassxc.sh):
+//! a context's whole life from add to remove, and its secrets cross the bus encrypted.
+
+mod harness;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use harness::{
+    Monitor, OutputExt, World, add_cmd, add_with, contains, doctor_is_happy, key_der, pki,
+    require_tool,
+};
+
+const TOKEN: &str = "4a1f3c2e-9b7d-4e61-8f0a-5c3d2b1e0f9a";
+
+/// Sources tests/support/keepassxc.sh, starts KeePassXC, prints its bus address, then waits for
+/// stdin to close (the guard's drop, or the end of the test process however it ends) to stop
+/// it. A test process gone before the address is read must not cut the stop short: SIGPIPE is
+/// ignored, and stdout goes to stderr after the address.
+const HOLD: &str = r#". "$1" && start_keepassxc "$2" "$3" || exit 1
+trap '' PIPE
+printf '%s\n' "$DBUS_SESSION_BUS_ADDRESS"
+exec >&2
+read -r _
+stop_keepassxc"#;
+
+/// A world whose Secret Service is KeePassXC, on a bus of KeePassXC's own inside the world's
+/// directory; dropping it stops both, then removes the directory.
+struct KeePassXc {
+    world: World,
+    holder: Child,
+    log: PathBuf,
+}
+
+impl KeePassXc {
+    fn start() -> Self {
+        for tool in [
+            "keepassxc",
+            "keepassxc-cli",
+            "dbus-daemon",
+            "dbus-send",
+            "secret-tool",
+        ] {
+            require_tool(tool);
+        }
+        let mut world = World::headless();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/keepassxc.sh");
+        let log = world.tmp.path().join("keepassxc.sh.log");
+        let mut holder = world
+            .program("bash")
+            .args(["-c", HOLD, "keepassxc.sh"])
+            .arg(script)
+            .arg(world.tmp.path().join("kpx"))
+            .arg("kpx test password")
+            .cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start bash");
+        let mut address = String::new();
+        BufReader::new(holder.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        if address.trim().is_empty() {
+            let _ = holder.wait();
+            panic!(
+                "KeePassXC did not start:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        // The harness's commands, secret-tool included, now talk to KeePassXC.
+        world.bus_address = address.trim().to_owned();
+        Self { world, holder, log }
+    }
+}
+
+impl Drop for KeePassXc {
+    fn drop(&mut self) {
+        drop(self.holder.stdin.take());
+        let _ = self.holder.wait();
+        // How long it took to be ready, and any SIGKILL: shown when the test fails.
+        eprint!("{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+}
+
+/// The key (DER) and token `exec prod` hands its command.
+fn exec_secrets(world: &World) -> (Vec<u8>, String) {
+    let out = world
+        .cmd()
+        .args(["exec", "prod", "--", "sh", "-c"])
+        .arg("cat \"$NOMAD_CLIENT_KEY\"; echo; echo \"$NOMAD_TOKEN\"")
+        .succeeds();
+    use rustls_pki_types::pem::PemObject;
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(&out.stdout)
+        .expect("a PEM key on stdout")
+        .secret_der()
+        .to_vec();
+    let token = out
+        .stdout_text()
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    (key, token)
+}
+
+#[test]
+fn a_context_lives_and_dies_in_keepassxc() {
+    let kpx = KeePassXc::start();
+    let world = &kpx.world;
+    let (ec, ec2) = (pki().identity("ec"), pki().identity("ec2"));
+
+    // exec is the reader: KeePassXC keeps the items' content type (application/octet-stream),
+    // and `secret-tool lookup` (World::secret) refuses those ("secret does not contain a
+    // textual password"), where gnome-keyring answers text/plain for everything.
+    add_with(world, "prod", &ec, &[]);
+    world
+        .cmd()
+        .args(["set", "prod", "--token-stdin"])
+        .stdin(TOKEN)
+        .succeeds();
+    assert_eq!(world.keychain_accounts(), ["prod/client-key", "prod/token"]);
+    assert_eq!(exec_secrets(world), (key_der(&ec.key), TOKEN.to_owned()));
+
+    // A new key is a new item (KeePassXC 2.7.4 cannot replace another connection's item
+    // headless), and the old one goes.
+    world
+        .cmd()
+        .args(["set", "prod", "--cert"])
+        .arg(&ec2.cert)
+        .arg("--key")
+        .arg(&ec2.key)
+        .succeeds();
+    assert_eq!(exec_secrets(world), (key_der(&ec2.key), TOKEN.to_owned()));
+    assert_eq!(world.keychain_accounts(), ["prod/client-key", "prod/token"]);
+
+    world.cmd().arg("list").succeeds().stdout_has("prod");
+    doctor_is_happy(world);
+
+    world.cmd().args(["remove", "prod"]).succeeds();
+    assert_eq!(world.raw_keychain_accounts(), Vec::<String>::new());
+}
+
+#[test]
+fn secrets_cross_the_bus_to_keepassxc_encrypted() {
+    let kpx = KeePassXc::start();
+    let world = &kpx.world;
+    let ec = pki().identity("ec");
+    let key = key_der(&ec.key);
+
+    let monitor = Monitor::start(world, "dh");
+    add_cmd(world, "prod", &ec)
+        .arg("--token-stdin")
+        .stdin(TOKEN)
+        .succeeds();
+    assert_eq!(exec_secrets(world), (key.clone(), TOKEN.to_owned()));
+    let seen = monitor.stop();
+    assert!(contains(&seen, b"dh-ietf1024-sha256-aes128-cbc-pkcs7"));
+    assert!(contains(&seen, b"CreateItem") && contains(&seen, b"GetSecrets"));
+    assert!(
+        !contains(&seen, TOKEN.as_bytes()),
+        "the token crossed the bus in clear"
+    );
+    assert!(
+        !contains(&seen, &key[key.len() - 32..]),
+        "the key crossed the bus in clear"
+    );
+
+    // The monitor does see KeePassXC's answers: in a plain session, there is the token.
+    let monitor = Monitor::start(world, "plain");
+    let out = world
+        .cmd()
+        .env("NOMADCTX_SECRET_SERVICE_SESSION", "plain")
+        .args(["exec", "prod", "--", "sh", "-c", "echo \"$NOMAD_TOKEN\""])
+        .succeeds();
+    assert_eq!(out.stdout_text().trim(), TOKEN);
+    assert!(contains(&monitor.stop(), TOKEN.as_bytes()));
+}
