@@ -6,6 +6,7 @@
 #
 # Usage: benches/run.sh [RUNS]     (default 200 runs per command; builds the release binary)
 # Needs (Debian): hyperfine dbus-daemon gnome-keyring libsecret-tools openssl keyutils direnv
+# musl-tools, and `rustup target add x86_64-unknown-linux-musl` for the static binary's rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-200}
@@ -16,11 +17,21 @@ done
 # kernel keeps per user: run in a user namespace of our own, with a new session keyring,
 # so that the user's own kernel keyrings are out of reach.
 if [ -z "${NOMADCTX_BENCH_SANDBOX:-}" ]; then
+  rustup target list --installed | grep -qx x86_64-unknown-linux-musl || {
+    echo "benches: the musl target is missing: rustup target add x86_64-unknown-linux-musl" >&2
+    exit 1
+  }
+  command -v musl-gcc >/dev/null || { echo "benches: musl-gcc is missing (Debian: musl-tools)" >&2; exit 1; }
   cargo build --release --locked -q
+  cargo build --release --locked -q --target x86_64-unknown-linux-musl
+  # What the normal build is made of: distinct crate versions, and crates in two versions.
+  NOMADCTX_BENCH_CRATES="$(cargo tree --locked -e normal --prefix none | sed 's/ (\*)//; s/ (proc-macro)//' | sort -u | wc -l) distinct crate versions (cargo tree -e normal); in two versions: $(cargo tree --locked -e normal --duplicates --prefix none --depth 0 | sed -n 's/^\([a-z0-9_-]*\) v.*/\1/p' | sort -u | tr '\n' ' ')"
+  export NOMADCTX_BENCH_CRATES
   exec unshare --user --map-current-user keyctl session - \
     env NOMADCTX_BENCH_SANDBOX=1 bash "$0" "$@"
 fi
 bin=$PWD/target/release/nomadctx
+static=$PWD/target/x86_64-unknown-linux-musl/release/nomadctx
 versions="$(hyperfine --version); $(rustc --version)"
 
 work=$(mktemp -d /tmp/nomadctx-bench.XXXXXX)
@@ -112,7 +123,8 @@ echo "## nomadctx benchmarks ($(date -u +%Y-%m-%d), $runs runs each)"
 echo
 echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
 echo "- Kernel: $(uname -sr); $versions"
-echo "- nomadctx $("$bin" --version | cut -d' ' -f2), release build, $(du -h "$bin" | cut -f1)"
+echo "- nomadctx $("$bin" --version | cut -d' ' -f2), release build: $(stat -c %s "$bin") bytes (glibc, dynamic); static musl build: $(stat -c %s "$static") bytes"
+echo "- Dependencies: $NOMADCTX_BENCH_CRATES"
 
 export NOMADCTX_CONFIG_DIR=$work/cfg-ss NOMADCTX_CONTEXT=prod
 # Fail here, with nomadctx's message, rather than inside hyperfine.
@@ -122,25 +134,39 @@ NOMADCTX_CONFIG_DIR=$work/cfg-file "$bin" use prod --shell bash >/dev/null </dev
 table "Every prompt: no keychain" \
   -n true true \
   -n "nomadctx current" "$bin current" \
-  -n "nomadctx list --names" "$bin list --names"
+  -n "nomadctx list --names" "$bin list --names" \
+  -n "nomadctx current (static)" "$static current" \
+  -n "nomadctx list --names (static)" "$static list --names"
 NOMADCTX_COMPLETE=fish table "TAB: one completion call (fish protocol), config only" \
   -n true true \
-  -n "complete 'nomadctx use p'" "$bin -- nomadctx use p"
+  -n "complete 'nomadctx use p'" "$bin -- nomadctx use p" \
+  -n "complete 'nomadctx use p' (static)" "$static -- nomadctx use p"
 unset NOMADCTX_CONTEXT
 
-table "Switching: one keychain fetch (Secret Service, kernel keyring, unlocked file store)" \
-  -n true true \
-  -n "nomadctx use prod (Secret Service)" "$bin use prod --shell bash" \
-  -n "nomadctx exec prod -- true (Secret Service)" "$bin exec prod -- true" \
-  -n "nomadctx use prod, with an ACL token too (Secret Service)" "env NOMADCTX_CONFIG_DIR=$work/cfg-token $bin use prod --shell bash" \
-  -n "nomadctx use prod (keyutils)" "env NOMADCTX_CONFIG_DIR=$work/cfg-keyutils $bin use prod --shell bash" \
-  -n "nomadctx exec prod -- true (keyutils)" "env NOMADCTX_CONFIG_DIR=$work/cfg-keyutils $bin exec prod -- true" \
-  -n "nomadctx use prod (file store, unlocked)" "env NOMADCTX_CONFIG_DIR=$work/cfg-file $bin use prod --shell bash" \
-  -n "nomadctx exec prod -- true (file store, unlocked)" "env NOMADCTX_CONFIG_DIR=$work/cfg-file $bin exec prod -- true" \
-  -n "env true (the cost of env above)" "env NOMADCTX_CONFIG_DIR=$work/cfg-keyutils true"
+# One table per keychain, each with its own NOMADCTX_CONFIG_DIR exported, so that every row
+# is one nomadctx process against the same floor, `env true` (two processes, as
+# `nomadctx exec prod -- true` is).
+switching() { # TITLE CONFIG [VAR=VALUE]
+  (
+  export NOMADCTX_CONFIG_DIR=$2 ${3:+"$3"}
+  table "Switching: $1" \
+    -n true true \
+    -n "env true (the floor for exec)" "env true" \
+    -n "nomadctx use prod" "$bin use prod --shell bash" \
+    -n "nomadctx exec prod -- true" "$bin exec prod -- true" \
+    -n "nomadctx use prod (static)" "$static use prod --shell bash" \
+    -n "nomadctx exec prod -- true (static)" "$static exec prod -- true"
+  ) || exit 1
+}
+switching "Secret Service (GNOME Keyring, DH session)" "$work/cfg-ss"
+switching "Secret Service (GNOME Keyring, plain session: the opt-in)" "$work/cfg-ss" NOMADCTX_SECRET_SERVICE_SESSION=plain
+switching "Secret Service, a context with an ACL token too" "$work/cfg-token"
+switching "kernel keyring (keyutils)" "$work/cfg-keyutils"
+switching "file store, unlocked" "$work/cfg-file"
 
 table "The same job done today" \
   -n "nomadctx exec prod -- true" "$bin exec prod -- true" \
+  -n "nomadctx exec prod -- true (static)" "$static exec prod -- true" \
   -n "direnv exec DIR true (four exports in .envrc)" "direnv exec $work/envrc true" \
   -n "secret-tool lookup into a temp file, then exec true" "$work/with-secret-tool true"
 

@@ -375,7 +375,7 @@ fn no_plaintext_key_or_token_is_ever_on_disk() {
             dir.clone(),
             pki().path(""),
             PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-            Path::new(BIN).ancestors().nth(2).unwrap().to_path_buf(),
+            Path::new(bin()).ancestors().nth(2).unwrap().to_path_buf(),
         ];
         let needles = [&der[..], &pem[..], token.as_bytes(), passphrase.as_bytes()];
         let mut found = Vec::new();
@@ -529,8 +529,9 @@ fn a_locked_store_asks_once_on_the_terminal_and_the_session_keeps_it() {
     server.add("prod", &pki().identity("ec"));
     server.cmd().arg("lock").succeeds();
     let nsenter = format!(
-        "nsenter --user --preserve-credentials -t {} {BIN}",
-        server.keys.holder_pid()
+        "nsenter --user --preserve-credentials -t {} {}",
+        server.keys.holder_pid(),
+        bin()
     );
     let script = format!(
         "{nsenter} exec prod -- sh -c 'echo first run' && {nsenter} exec prod -- sh -c 'echo second run' && echo done"
@@ -836,8 +837,9 @@ fn ctrl_c_at_the_passphrase_prompt_cancels_and_gives_the_terminal_back() {
     server.add("prod", &pki().identity("ec"));
     server.cmd().arg("lock").succeeds();
     let script = format!(
-        "nsenter --user --preserve-credentials -t {} {BIN} exec prod -- true; echo status=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo",
-        server.keys.holder_pid()
+        "nsenter --user --preserve-credentials -t {} {} exec prod -- true; echo status=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo",
+        server.keys.holder_pid(),
+        bin()
     );
     server.world.terminal(
         &[

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use harness::{BIN, collect_files};
+use harness::{bin, collect_files};
 
 const REGENERATE: &str = "regenerate with: for s in bash zsh fish powershell elvish; do cargo run -q -- completions $s > completions/nomadctx.$s; done; cargo run -q -- man man";
 
@@ -14,7 +14,7 @@ const REGENERATE: &str = "regenerate with: for s in bash zsh fish powershell elv
 fn committed_completions_match_the_binary() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
-        let out = Command::new(BIN)
+        let out = Command::new(bin())
             .args(["completions", shell])
             .output()
             .unwrap();
@@ -32,7 +32,7 @@ fn committed_completions_match_the_binary() {
 fn committed_man_pages_match_the_binary() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fresh = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .arg("man")
         .arg(fresh.path())
         .output()

@@ -499,7 +499,7 @@ fn man_nomadctx_use_explains_switching_back_and_init() {
     // Where `cargo install` puts the binary; only this copy is on PATH.
     let bin = world.home.join(".cargo/bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(harness::BIN, bin.join("nomadctx")).unwrap();
+    std::fs::copy(harness::bin(), bin.join("nomadctx")).unwrap();
     let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
     world
         .program(bin.join("nomadctx"))

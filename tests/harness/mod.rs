@@ -12,7 +12,15 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_nomadctx");
+/// The nomadctx under test: this build's, or the one NOMADCTX_TEST_BINARY names (`.ci/run`
+/// runs the keychain, exec and shell tests again against the static musl binary).
+pub fn bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| match std::env::var("NOMADCTX_TEST_BINARY") {
+        Ok(path) if !path.is_empty() => path,
+        _ => env!("CARGO_BIN_EXE_nomadctx").to_owned(),
+    })
+}
 
 /// Every tool the suite drives, with its Debian package: tests/required-tools.txt, which
 /// tests/run.sh installs from.
@@ -228,7 +236,7 @@ impl World {
 
     /// nomadctx with the world's environment and nothing else: no NOMAD_* or NOMADCTX_*.
     pub fn cmd(&self) -> Run {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         self.isolate(&mut cmd);
         Run { cmd, stdin: None }
     }
@@ -241,7 +249,7 @@ impl World {
     }
 
     fn isolate(&self, cmd: &mut Command) {
-        let bin_dir = Path::new(BIN).parent().unwrap();
+        let bin_dir = Path::new(bin()).parent().unwrap();
         let path = std::env::join_paths(
             std::iter::once(bin_dir.to_path_buf())
                 .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
@@ -1216,7 +1224,7 @@ impl KernelSession {
 
     /// nomadctx, inside this session's namespace.
     pub fn cmd(&self, world: &World) -> Run {
-        self.run(world, BIN)
+        self.run(world, bin())
     }
 }
 
