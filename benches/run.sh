@@ -39,12 +39,15 @@ work=$(mktemp -d /tmp/nomadctx-bench.XXXXXX)
 . tests/support/secret-service.sh
 cleanup() {
   stop_secret_service
-  rm -rf "$work"
+  rm -rf "$work" "${run_dir:-}"
 }
 trap cleanup EXIT
 
-export HOME=$work/home XDG_RUNTIME_DIR=$work/run LANG=C.UTF-8 SHELL=/bin/bash
-mkdir -p -m 700 "$HOME" "$XDG_RUNTIME_DIR"
+# The runtime directory in memory, as /run/user/UID is on a desktop or a server with
+# systemd-logind: `use` writes the key file there.
+run_dir=$(mktemp -d /dev/shm/nomadctx-bench-run.XXXXXX)
+export HOME=$work/home XDG_RUNTIME_DIR=$run_dir LANG=C.UTF-8 SHELL=/bin/bash
+mkdir -p -m 700 "$HOME"
 unset NOMADCTX_CONTEXT NOMADCTX_PREVIOUS NOMADCTX_KEYCHAIN NOMADCTX_RUNTIME_DIR
 for var in $(env | grep -o '^NOMAD_[A-Z_]*' || true); do unset "$var"; done
 
