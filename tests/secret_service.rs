@@ -88,8 +88,8 @@ fn the_plain_session_is_an_opt_in_and_is_plain() {
 
 #[test]
 fn items_are_what_other_secret_service_clients_read() {
-    // secret-tool (libsecret, its own DH session) reads what we wrote, and we read what it
-    // wrote: the exchange and the encryption agree with an independent implementation.
+    // secret-tool (libsecret, with a session of its own) reads what we wrote, and we read
+    // what it wrote: our items are the ones other clients know.
     let (world, key) = with_key_and_token();
     assert_eq!(world.secret("prod/client-key").unwrap(), key);
     assert_eq!(world.secret("prod/token").unwrap(), TOKEN.as_bytes());
@@ -111,4 +111,25 @@ fn items_are_what_other_secret_service_clients_read() {
         .args(["exec", "prod", "--", "sh", "-c", "echo \"$NOMAD_TOKEN\""])
         .succeeds();
     assert_eq!(out.stdout_text().trim(), "from-secret-tool");
+}
+
+#[test]
+fn a_context_without_key_or_token_needs_no_keychain() {
+    // On a host with no D-Bus at all, a context that holds no secret still works: reading
+    // its (no) secrets never opens the Secret Service.
+    let world = World::headless();
+    world
+        .cmd()
+        .args(["add", "dev", "--address", "http://127.0.0.1:4646"])
+        .succeeds();
+    let out = world
+        .cmd()
+        .args(["exec", "dev", "--", "sh", "-c", "echo \"$NOMAD_ADDR\""])
+        .succeeds();
+    assert_eq!(out.stdout_text().trim(), "http://127.0.0.1:4646");
+    world
+        .cmd()
+        .args(["use", "dev", "--shell", "bash"])
+        .succeeds()
+        .stdout_has("NOMAD_ADDR");
 }

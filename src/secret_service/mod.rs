@@ -28,7 +28,9 @@ const ITEM_IFACE: &str = "org.freedesktop.Secret.Item";
 const PROMPT_IFACE: &str = "org.freedesktop.Secret.Prompt";
 const CONTENT_TYPE: &str = "application/octet-stream";
 
-/// How long a person has to answer the keychain's own unlock prompt.
+/// How long a person has to answer the keychain's own prompt (unlock, confirm), where one
+/// can appear: a graphical session. Elsewhere (ssh, cron) nobody will, and the keychain
+/// timeout applies.
 const PROMPT_WAIT: Duration = Duration::from_secs(120);
 
 /// Set to `plain` to let secrets cross the session bus unencrypted (README: Keychains).
@@ -45,6 +47,8 @@ pub enum Error {
     TimedOut,
     /// The collection is locked and its unlock prompt was dismissed (or is unanswered).
     Locked,
+    /// The service's prompt to do this was dismissed or not answered.
+    Dismissed(&'static str),
     /// The service offers no encrypted session.
     NoEncryption(String),
     /// Several items claim one account.
@@ -68,7 +72,14 @@ impl std::fmt::Display for Error {
                 "the Secret Service does not offer the encrypted session ({}: {why}); to let secrets cross the session bus unencrypted, set {SESSION_VAR}=plain (README: Keychains)",
                 session::DH
             ),
-            Self::Ambiguous(n) => write!(f, "{n} items match; remove the duplicates"),
+            Self::Dismissed(what) => write!(
+                f,
+                "the Secret Service asked for confirmation to {what} and got none (dismissed, or not answered in time)"
+            ),
+            Self::Ambiguous(n) => write!(
+                f,
+                "{n} items match; remove the duplicates (`secret-tool search --all service nomadctx` lists them)"
+            ),
             Self::Session(e) => e.fmt(f),
             Self::Failed(why) => f.write_str(why),
         }
@@ -214,13 +225,22 @@ impl SecretService {
         ]);
         let call = method(&collection, COLLECTION_IFACE, "CreateItem").append3(
             properties,
-            (self.session.clone(), parameters, value, CONTENT_TYPE),
+            (
+                self.session.clone(),
+                parameters,
+                value.as_slice(),
+                CONTENT_TYPE,
+            ),
             true,
         );
         let reply = self.call(call)?;
-        let prompt = read_path(&reply, 1)?;
-        if !is_none(&prompt) {
-            self.prompt(&prompt)?;
+        let (item, prompt) = (read_path(&reply, 0)?, read_path(&reply, 1)?);
+        if is_none(&item) {
+            // Some services (KeePassXC) always ask first; the item is made once answered.
+            match self.prompt(&prompt)? {
+                (false, Some(made)) if !is_none(&made) => {}
+                _ => return Err(Error::Dismissed("store the item")),
+            }
         }
         Ok(())
     }
@@ -231,8 +251,8 @@ impl SecretService {
         for item in &items {
             let reply = self.call(method(item, ITEM_IFACE, "Delete"))?;
             let prompt = read_path(&reply, 0)?;
-            if !is_none(&prompt) {
-                self.prompt(&prompt)?;
+            if !is_none(&prompt) && self.prompt(&prompt)?.0 {
+                return Err(Error::Dismissed("delete the item"));
             }
         }
         Ok(!items.is_empty())
@@ -242,7 +262,10 @@ impl SecretService {
     pub fn accounts(&self, service: &str) -> Result<Vec<String>> {
         let mut accounts = Vec::new();
         for item in self.search(&[("service", service)])? {
-            let attributes = self.attributes(&item)?;
+            let attributes = match self.attributes(&item) {
+                Err(Error::Failed(why)) if vanished(&why) => continue,
+                other => other?,
+            };
             if attributes.get("service").map(String::as_str) == Some(service)
                 && let Some(account) = attributes.get("username")
             {
@@ -257,8 +280,11 @@ impl SecretService {
     pub fn find_plain_item(&self, service: &str, account: &str) -> Result<Option<Secret>> {
         let mut ours = Vec::new();
         for item in self.search(&[("service", service), ("username", account)])? {
-            if self
-                .attributes(&item)?
+            let attributes = match self.attributes(&item) {
+                Err(Error::Failed(why)) if vanished(&why) => continue,
+                other => other?,
+            };
+            if attributes
                 .keys()
                 .all(|k| matches!(k.as_str(), "service" | "username" | "xdg:schema"))
             {
@@ -355,8 +381,9 @@ impl SecretService {
     /// Shows the service's prompt and waits for its answer: whether it was dismissed, and
     /// the object path it returned, if any.
     fn prompt(&self, prompt: &Path) -> Result<(bool, Option<Path<'static>>)> {
-        let rule =
-            format!("type='signal',interface='{PROMPT_IFACE}',member='Completed',path='{prompt}'");
+        let rule = format!(
+            "type='signal',sender='{SERVICE_NAME}',interface='{PROMPT_IFACE}',member='Completed',path='{prompt}'"
+        );
         let add_match = |member: &str| {
             Message::method_call(
                 &BUS.into(),
@@ -368,7 +395,15 @@ impl SecretService {
         };
         self.call(add_match("AddMatch"))?;
         self.call(method(prompt, PROMPT_IFACE, "Prompt").append1(""))?;
-        let deadline = Instant::now() + PROMPT_WAIT.max(self.timeout);
+        let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+        let wait = if graphical {
+            PROMPT_WAIT.max(self.timeout)
+        } else {
+            self.timeout
+        };
+        let deadline = Instant::now() + wait;
         let answer = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -380,6 +415,7 @@ impl SecretService {
             };
             if message.msg_type() == MessageType::Signal
                 && message.path().as_ref() == Some(prompt)
+                && message.interface().as_deref() == Some(PROMPT_IFACE)
                 && message.member().as_deref() == Some("Completed")
             {
                 let (dismissed, result): (bool, Variant<Box<dyn RefArg>>) =
@@ -394,9 +430,17 @@ impl SecretService {
 
     /// One method call, bounded by the timeout.
     fn call(&self, message: Message) -> Result<Message> {
-        Ok(self
-            .channel
-            .send_with_reply_and_block(message, self.timeout)?)
+        let started = Instant::now();
+        self.channel
+            .send_with_reply_and_block(message, self.timeout)
+            .map_err(|e| match Error::from(e) {
+                // libdbus says NoReply too when the service goes away mid-call.
+                Error::TimedOut if started.elapsed() < self.timeout.mul_f64(0.9) => Error::Failed(
+                    "the Secret Service closed the connection without answering (did it stop or crash?)"
+                        .to_owned(),
+                ),
+                other => other,
+            })
     }
 }
 
@@ -512,6 +556,7 @@ fn vanished(message: &str) -> bool {
             "No such interface",
             "UnknownObject",
             "Object does not exist",
+            "NoSuchObject",
         ]
         .iter()
         .any(|answer| message.contains(answer))

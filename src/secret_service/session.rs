@@ -6,8 +6,9 @@
 //! (not a cryptographic generator) and exponentiate with a variable-time square-and-multiply
 //! loop over `BigUint` (about 3 ms each, two per session). Here the private exponent is 256 bits
 //! from the operating system's CSPRNG (`ring::rand::SystemRandom`, which is getrandom(2) on
-//! Linux), and both exponentiations are crypto-bigint's constant-time Montgomery ladder with the
-//! prime's parameters computed at compile time; HKDF is ring's, AES-CBC RustCrypto's.
+//! Linux), and both exponentiations are crypto-bigint's constant-time Montgomery
+//! multiplication (a fixed 4-bit window with constant-time table look-ups) with the prime's
+//! parameters computed at compile time; HKDF is ring's, AES-CBC RustCrypto's.
 //!
 //! A 256-bit exponent, not a 1024-bit one: a 1024-bit MODP group is worth about 80 bits of
 //! security, and the best attack on a short exponent (Pollard's lambda) costs 2^128, so a
@@ -148,10 +149,11 @@ pub enum Cipher {
 }
 
 impl Cipher {
-    /// The `parameters` (IV) and `value` of a Secret struct carrying `plain`.
-    pub fn encrypt(&self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SessionError> {
+    /// The `parameters` (IV) and `value` of a Secret struct carrying `plain` (the value
+    /// wiped when dropped: in the plain session it is the secret itself).
+    pub fn encrypt(&self, plain: &[u8]) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>), SessionError> {
         match self {
-            Self::Plain => Ok((Vec::new(), plain.to_vec())),
+            Self::Plain => Ok((Vec::new(), Zeroizing::new(plain.to_vec()))),
             Self::Aes(key) => {
                 let mut iv = [0u8; 16];
                 SystemRandom::new()
@@ -159,7 +161,7 @@ impl Cipher {
                     .map_err(|_| SessionError::Random)?;
                 let sealed = cbc::Encryptor::<aes::Aes128>::new(&(**key).into(), &iv.into())
                     .encrypt_padded_vec_mut::<Pkcs7>(plain);
-                Ok((iv.to_vec(), sealed))
+                Ok((iv.to_vec(), Zeroizing::new(sealed)))
             }
         }
     }
@@ -170,10 +172,14 @@ impl Cipher {
             Self::Plain => Ok(Secret::new(value)),
             Self::Aes(key) => {
                 let iv: [u8; 16] = parameters.try_into().map_err(|_| SessionError::BadSecret)?;
-                cbc::Decryptor::<aes::Aes128>::new(&(**key).into(), &iv.into())
-                    .decrypt_padded_vec_mut::<Pkcs7>(&value)
-                    .map(Secret::new)
-                    .map_err(|_| SessionError::BadSecret)
+                // In place, in a buffer wiped whatever happens: a block that fails the padding
+                // check leaves the blocks before it decrypted.
+                let mut buffer = Zeroizing::new(value);
+                let len = cbc::Decryptor::<aes::Aes128>::new(&(**key).into(), &iv.into())
+                    .decrypt_padded_mut::<Pkcs7>(&mut buffer)
+                    .map_err(|_| SessionError::BadSecret)?
+                    .len();
+                Ok(Secret::new(buffer[..len].to_vec()))
             }
         }
     }
@@ -190,8 +196,11 @@ mod tests {
         assert_eq!(*key, *theirs.aes_key(ours.public()).unwrap());
         let cipher = Cipher::Aes(key);
         let (iv, sealed) = cipher.encrypt(b"the key").unwrap();
-        assert_ne!(sealed, b"the key");
-        assert_eq!(cipher.decrypt(&iv, sealed).unwrap().expose(), b"the key");
+        assert_ne!(sealed.as_slice(), b"the key");
+        assert_eq!(
+            cipher.decrypt(&iv, sealed.to_vec()).unwrap().expose(),
+            b"the key"
+        );
     }
 
     #[test]
@@ -242,6 +251,19 @@ mod tests {
     }
 
     #[test]
+    fn known_answer_independent_of_our_code() {
+        // x = 1 and the service's value 2: HKDF-SHA256 of 2 as 128 big-endian bytes, no salt,
+        // no info, 16 bytes, computed with Python's hmac module.
+        let one = KeyPair {
+            private: Zeroizing::new(U1024::ONE),
+            public: [0; PRIME_BYTES],
+        };
+        let key = one.aes_key(&[2]).unwrap();
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "fded2eddc1597b0c98d213751caef29d");
+    }
+
+    #[test]
     fn degenerate_public_values_are_refused() {
         let pair = KeyPair::generate().unwrap();
         let p = Oakley2::PARAMS.modulus().get().to_be_bytes();
@@ -272,7 +294,7 @@ mod tests {
         let cipher = Cipher::Aes(Zeroizing::new([7; 16]));
         let (iv, mut sealed) = cipher.encrypt(b"0123456789abcdef0123").unwrap();
         *sealed.last_mut().unwrap() ^= 1;
-        assert!(cipher.decrypt(&iv, sealed).is_err());
+        assert!(cipher.decrypt(&iv, sealed.to_vec()).is_err());
         assert!(cipher.decrypt(&[0; 15], vec![0; 16]).is_err());
     }
 }

@@ -324,6 +324,12 @@ impl World {
             .program("secret-tool")
             .args(["search", "--all", "service", "nomadctx"])
             .output();
+        // secret-tool exits 1 when nothing matches, and says so on stderr only otherwise.
+        assert!(
+            out.status.success() || out.stderr.is_empty(),
+            "secret-tool search failed: {}",
+            out.stderr_text()
+        );
         let text = format!("{}{}", out.stdout_text(), out.stderr_text());
         let mut accounts: Vec<String> = text
             .lines()
@@ -1239,6 +1245,7 @@ impl Drop for KernelSession {
 pub struct Monitor {
     child: Child,
     capture: PathBuf,
+    bus_address: String,
 }
 
 impl Monitor {
@@ -1252,14 +1259,24 @@ impl Monitor {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let monitor = Self { child, capture };
+        let monitor = Self {
+            child,
+            capture,
+            bus_address: world.bus_address.clone(),
+        };
         // Listening once it has seen a message sent after it started.
-        let marker = format!("nomadctx-test-marker-{name}");
+        monitor.mark(&format!("nomadctx-test-start-{name}"));
+        monitor
+    }
+
+    /// Sends a message naming `marker` until the capture has it: everything sent before it
+    /// is in the capture too.
+    fn mark(&self, marker: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !contains(&monitor.bytes(), marker.as_bytes()) {
-            assert!(Instant::now() < deadline, "dbus-monitor never listened");
-            world
-                .program("dbus-send")
+        while !contains(&self.bytes(), marker.as_bytes()) {
+            assert!(Instant::now() < deadline, "dbus-monitor never saw {marker}");
+            let _ = Command::new(require_tool("dbus-send"))
+                .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
                 .args([
                     "--session",
                     "--dest=org.freedesktop.DBus",
@@ -1270,7 +1287,6 @@ impl Monitor {
                 .output();
             std::thread::sleep(Duration::from_millis(50));
         }
-        monitor
     }
 
     pub fn bytes(&self) -> Vec<u8> {
@@ -1284,7 +1300,7 @@ impl Monitor {
 
     /// What it saw, once every message of the commands run so far is written.
     pub fn stop(mut self) -> Vec<u8> {
-        std::thread::sleep(Duration::from_millis(300));
+        self.mark("nomadctx-test-stop");
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.bytes()
