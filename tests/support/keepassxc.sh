@@ -1,5 +1,5 @@
 # KeePassXC (2.7.x) as a headless Secret Service on a private D-Bus session bus, for
-# tests/keepassxc.rs: a second implementation beside gnome-keyring.
+# tests/it/keepassxc.rs: a second implementation beside gnome-keyring.
 #
 # start_keepassxc DIR PASSWORD: starts a bus with its socket in DIR, makes a database whose root
 # group is exposed to the Secret Service, runs KeePassXC on it unlocked with Qt's offscreen

@@ -1,5 +1,5 @@
 # A private Secret Service for scripts (sourced by benches/run.sh and .ci/run; the Rust test
-# harness does the same in tests/harness/mod.rs).
+# harness does the same in tests/it/harness/mod.rs).
 #
 # start_secret_service DIR PASSWORD: starts a D-Bus session bus with its socket in DIR and an
 # unlocked gnome-keyring-daemon on it (its files under DIR), exports DBUS_SESSION_BUS_ADDRESS,

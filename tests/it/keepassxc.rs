@@ -1,13 +1,11 @@
 //! nomadctx against a second Secret Service, KeePassXC (headless, tests/support/keepassxc.sh):
 //! a context's whole life from add to remove, and its secrets cross the bus encrypted.
 
-mod harness;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-use harness::{
+use crate::harness::{
     Monitor, OutputExt, World, add_cmd, add_with, contains, doctor_is_happy, key_der, pki,
     require_tool,
 };

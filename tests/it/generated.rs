@@ -1,12 +1,10 @@
 //! Committed completions and man pages must match what the current binary generates.
 
-mod harness;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use harness::{bin, collect_files};
+use crate::harness::{bin, collect_files};
 
 const REGENERATE: &str = "regenerate with: for s in bash zsh fish powershell elvish; do cargo run -q -- completions $s > completions/nomadctx.$s; done; cargo run -q -- man man";
 

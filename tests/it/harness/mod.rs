@@ -2,8 +2,6 @@
 //! test, certificates made with openssl at test time, and a builder that runs the built
 //! binary with a clean environment.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -24,7 +22,7 @@ pub fn bin() -> &'static str {
 
 /// Every tool the suite drives, with its Debian package: tests/required-tools.txt, which
 /// tests/run.sh installs from.
-const REQUIRED_TOOLS: &str = include_str!("../required-tools.txt");
+const REQUIRED_TOOLS: &str = include_str!("../../required-tools.txt");
 
 /// Panics, naming every missing tool and its package at once, when any tool the suite needs
 /// is not installed; then returns the path of `tool`.
@@ -534,14 +532,22 @@ impl Run {
         out
     }
 
-    /// Runs and asserts a non-zero exit with a `nomadctx:` message on stderr.
+    /// Runs and asserts a non-zero exit, and for nomadctx itself a message on stderr: its
+    /// own `nomadctx: ...`, or clap's `error: ...` with exit code 2 for a usage error.
     pub fn fails(self) -> Output {
         let desc = format!("{:?}", self.cmd);
+        let ours = self.cmd.get_program() == std::ffi::OsStr::new(bin());
         let out = self.output();
         assert!(
             !out.status.success(),
             "{desc} should have failed:\n{}",
             out.stdout_text()
+        );
+        let stderr = out.stderr_text();
+        let usage = out.status.code() == Some(2) && stderr.starts_with("error: ");
+        assert!(
+            !ours || usage || stderr.contains("nomadctx: "),
+            "{desc} failed without a `nomadctx:` message:\n{stderr}"
         );
         out
     }

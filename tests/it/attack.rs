@@ -2,15 +2,15 @@
 //! local user's way in through the config directory, header injection through a token,
 //! `export-p12 -o` paths, the runtime directory, and `--remove-key-file` on a link.
 
-mod harness;
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::{Identity, OutputExt, World, add_cmd, add_with, kill_at_step, pki, require_tool};
+use crate::harness::{
+    Identity, OutputExt, World, add_cmd, add_with, kill_at_step, pki, require_tool,
+};
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();

@@ -1,13 +1,11 @@
 //! Under pressure: many changes at once against one config, and changes killed half-way,
 //! after which `doctor` finds and repairs what was left.
 
-mod harness;
-
 use std::collections::BTreeSet;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use harness::{
+use crate::harness::{
     OutputExt, Run, World, add_cmd, add_with, doctor_is_happy, key_der, kill_at_step, pki, spawn,
     squash,
 };
@@ -431,8 +429,8 @@ fn doctor_puts_a_missing_key_back_from_an_orphan_that_fits() {
 /// store's keys, and a second configuration's keys are never touched.
 #[test]
 fn doctor_finds_orphans_in_the_kernel_keyring() {
-    harness::require_tool("keyctl");
-    harness::require_tool("pkill");
+    crate::harness::require_tool("keyctl");
+    crate::harness::require_tool("pkill");
     let world = World::new();
     let id = pki().identity("ec");
     let other = world.config_dir.with_file_name("other-config");

@@ -2,11 +2,11 @@
 //! dbus-monitor: secrets cross it encrypted (the DH session), `exec` asks for key and token in
 //! one request, and `plain` is an opt-in that really is plain.
 
-mod harness;
-
 use std::path::Path;
 
-use harness::{Monitor, OutputExt, World, add_with, contains, count, key_der, pki, require_tool};
+use crate::harness::{
+    Monitor, OutputExt, World, add_with, contains, count, key_der, pki, require_tool,
+};
 
 const TOKEN: &str = "4a1f3c2e-9b7d-4e61-8f0a-5c3d2b1e0f9a";
 

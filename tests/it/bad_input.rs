@@ -1,12 +1,10 @@
 //! Every bad input gets a clear message naming the context and file, a non-zero exit, and
 //! no change in the config dir or the keychain.
 
-mod harness;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use harness::{OutputExt, World, add_with, pki};
+use crate::harness::{OutputExt, World, add_with, pki};
 
 struct Files {
     ca: PathBuf,
@@ -381,7 +379,7 @@ fn no_secret_service_is_a_clear_error_and_leaves_no_context() {
     // The test bus starts nothing on demand. With the system's session.conf, the request
     // above made D-Bus start a gnome-keyring-daemon without a password; in a World::new()
     // that raced our own daemon and left the login collection locked ("prompt dismissed").
-    harness::require_tool("dbus-send");
+    crate::harness::require_tool("dbus-send");
     world
         .program("dbus-send")
         .args([

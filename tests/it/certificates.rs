@@ -1,9 +1,7 @@
 //! Certificate problems the Nomad mTLS guide's users meet, caught at `add` with one clear
 //! sentence and a remedy, and expiry warnings on every `use` and `exec`.
 
-mod harness;
-
-use harness::{Identity, OutputExt, World, add_cmd, add_with, pki};
+use crate::harness::{Identity, OutputExt, World, add_cmd, add_with, pki};
 
 fn add(world: &World, name: &str, id: &Identity) -> std::process::Output {
     add_cmd(world, name, id).output()
@@ -122,7 +120,7 @@ fn show_describes_the_client_certificate_as_openssl_does() {
                 .unwrap();
         assert_eq!(json["client_certificate"]["sha256"], fingerprint.as_str());
     }
-    let server = harness::Identity {
+    let server = crate::harness::Identity {
         ca: pki().path("ca.pem"),
         cert: pki().path("server.pem"),
         key: pki().path("server-key.pem"),

@@ -1,14 +1,12 @@
 //! Living in the shell: TAB completion, `init` (use without eval), `use -`, the prompt, the
 //! picker and `nomadctx shell`, driven through a real terminal in bash, zsh and fish.
 
-mod harness;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use harness::{OutputExt, Step, World, pki, require_tool};
+use crate::harness::{OutputExt, Step, World, pki, require_tool};
 
 use Step::{Expect, Send};
 
@@ -499,7 +497,7 @@ fn man_nomadctx_use_explains_switching_back_and_init() {
     // Where `cargo install` puts the binary; only this copy is on PATH.
     let bin = world.home.join(".cargo/bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(harness::bin(), bin.join("nomadctx")).unwrap();
+    std::fs::copy(crate::harness::bin(), bin.join("nomadctx")).unwrap();
     let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
     world
         .program(bin.join("nomadctx"))

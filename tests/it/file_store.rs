@@ -1,13 +1,11 @@
 //! The `file` store on a server with no D-Bus at all: a passphrase once per session, nothing
 //! lost at reboot, and no plaintext secret anywhere on disk.
 
-mod harness;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use harness::*;
+use crate::harness::*;
 
 const PASS: &str = "correct horse battery staple";
 const TOKEN: &str = "5f3b7a6e-2c1d-4e8f-9a0b-c4d2e6f8a1b3";

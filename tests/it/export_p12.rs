@@ -1,10 +1,8 @@
 //! `export-p12`: a bundle openssl and NSS (a browser's certificate store) both import.
 
-mod harness;
-
 use std::process::Command;
 
-use harness::{OutputExt, World, add_with, pki, require_tool, squash};
+use crate::harness::{OutputExt, World, add_with, pki, require_tool, squash};
 
 #[test]
 fn the_bundle_imports_into_openssl_and_nss() {

@@ -1,11 +1,9 @@
 //! `use` output evaluated by real bash, zsh, sh and fish, with hostile values in every field.
 
-mod harness;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use harness::{OutputExt, World, add_with, pki, require_tool, squash};
+use crate::harness::{OutputExt, World, add_with, pki, require_tool, squash};
 
 const HOSTILE: &str =
     "it's \"q\" $(touch pwned) `touch pwned2` \\ ; * ? [a] two  spaces é ✓ ${HOME} !x";

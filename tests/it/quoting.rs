@@ -2,11 +2,9 @@
 //! every value a context can hold; after `use` is evaluated by real bash, zsh and fish, each
 //! variable equals its input byte for byte and no injected command ran.
 
-mod harness;
-
 use std::collections::BTreeMap;
 
-use harness::{Rng, World, add_cmd, pki, require_tool};
+use crate::harness::{Rng, World, add_cmd, pki, require_tool};
 
 const PIECES: &[&str] = &[
     "'",

@@ -1,14 +1,12 @@
 //! `exec`: the child and a non-inheriting grandchild read the key from memory, stale
 //! variables are gone, and exit statuses and signals behave as in a shell.
 
-mod harness;
-
 use std::io::{BufRead, BufReader, Lines};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{OutputExt, Step, World, add_with, pki, squash};
+use crate::harness::{OutputExt, Step, World, add_with, pki, squash};
 
 use Step::{Expect, Send};
 

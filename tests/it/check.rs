@@ -1,13 +1,11 @@
 //! `nomadctx check` against real TLS peers on 127.0.0.1: success, and each failure mapped
 //! to its cause and remedy.
 
-mod harness;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use harness::{OutputExt, Rng, Server, World, add_with, pki};
+use crate::harness::{OutputExt, Rng, Server, World, add_with, pki};
 use nomadctx::probe::{Failure, MAX_RESPONSE, parse_response};
 
 fn context_for(world: &World, name: &str, address: &str, extra: &[&str]) {
@@ -250,16 +248,16 @@ fn openssl_s_server_as_an_independent_peer() {
 fn client_certificates_with_intermediates_after_the_leaf() {
     let world = World::new();
     let server = Server::start("ca.pem", "server", false);
-    let leaf_only = harness::Identity {
+    let leaf_only = crate::harness::Identity {
         ca: pki().path("ca.pem"),
         cert: pki().path("chained.pem"),
         key: pki().path("chained-key.pem"),
     };
-    harness::add_cmd(&world, "leafonly", &leaf_only)
+    crate::harness::add_cmd(&world, "leafonly", &leaf_only)
         .fails()
         .stderr_has("was not issued by the CA");
 
-    let with_chain = harness::Identity {
+    let with_chain = crate::harness::Identity {
         cert: pki().path("chained-bundle.pem"),
         ..leaf_only
     };
@@ -281,7 +279,7 @@ fn client_certificates_with_intermediates_after_the_leaf() {
 fn a_rustls_server_that_demands_client_certificates() {
     let world = World::new();
     let pki = pki();
-    let accepting = harness::rustls_server(
+    let accepting = crate::harness::rustls_server(
         &pki.path("ca.pem"),
         &pki.path("server.pem"),
         &pki.path("server-key.pem"),
@@ -300,7 +298,7 @@ fn a_rustls_server_that_demands_client_certificates() {
         .stdout_has("rustls")
         .stdout_has("10.1.1.1:4647");
 
-    let rejecting = harness::rustls_server(
+    let rejecting = crate::harness::rustls_server(
         &pki.path("other-ca.pem"),
         &pki.path("server.pem"),
         &pki.path("server-key.pem"),
@@ -639,7 +637,7 @@ fn show_escapes_what_a_certificate_says() {
         "-extfile",
         "cli.ext",
     ]);
-    let id = harness::Identity {
+    let id = crate::harness::Identity {
         ca,
         cert: dir.join("cli.pem"),
         key: dir.join("cli-key.pem"),

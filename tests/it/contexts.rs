@@ -1,9 +1,7 @@
 //! Contexts round-trip through the config and a real Secret Service: add, list, show,
 //! set, rename, remove, default, current.
 
-mod harness;
-
-use harness::{OutputExt, World, add_with, key_der, pki, squash};
+use crate::harness::{OutputExt, World, add_with, key_der, pki, squash};
 
 #[test]
 fn add_puts_the_key_in_the_secret_service_and_nowhere_on_disk() {
@@ -355,7 +353,7 @@ fn rsa_4096_and_ec_p256_keys_both_work() {
 
 #[test]
 fn keyutils_backend_when_asked_for() {
-    harness::require_tool("keyctl");
+    crate::harness::require_tool("keyctl");
     let world = World::new();
     let id = pki().identity("ec");
     // One kernel session keyring for the whole story, as a login session would have, in

@@ -2,14 +2,12 @@
 //! for `exec` and `shell`, it cannot be traced or dumped at all; the commands `exec` runs
 //! keep the user's own limit and can still open their key path.
 
-mod harness;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{OutputExt, World, add_cmd, add_with, key_der, pki};
+use crate::harness::{OutputExt, World, add_cmd, add_with, key_der, pki};
 
 const TOKEN: &str = "acl-token-4d0b7d9e-core-dumps";
 
@@ -235,8 +233,8 @@ exec nomadctx exec prod -- sh -c 'echo "command $(grep "core file" /proc/self/li
 /// namespace with another uid), since root would be let through anyway.
 #[test]
 fn an_unprivileged_exec_command_and_grandchild_still_open_the_key_path() {
-    harness::require_tool("unshare");
-    harness::require_tool("keyctl");
+    crate::harness::require_tool("unshare");
+    crate::harness::require_tool("keyctl");
     let world = World::new();
     let ec = pki().identity("ec");
     let reader = r#"

@@ -2,15 +2,13 @@
 //! context's id, changes write beside the live items, and the first run of this version
 //! moves an installation of the layout before ids without losing anything.
 
-mod harness;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{
+use crate::harness::{
     Identity, OutputExt, World, add_cmd, doctor_is_happy, key_der, kill_at_step, pki, squash,
     store_foreign_item,
 };
@@ -82,7 +80,7 @@ fn another_configuration_never_touches_this_ones_items() {
 /// slowed down with strace) leaves an orphan beside the live key, never over it.
 #[test]
 fn a_write_that_lands_after_its_timeout_never_replaces_the_live_key() {
-    harness::require_tool("strace");
+    crate::harness::require_tool("strace");
     let world = World::traceable();
     let (ec, ec2) = (pki().identity("ec"), pki().identity("ec2"));
     add_cmd(&world, "prod", &ec).succeeds();
@@ -164,7 +162,7 @@ fn kernel_script(world: &World, script: &str) -> std::process::Output {
 /// missing key says why and `set NAME --key FILE` alone puts it back.
 #[test]
 fn the_kernel_keyring_keeps_configurations_apart_and_says_what_a_reboot_did() {
-    harness::require_tool("keyctl");
+    crate::harness::require_tool("keyctl");
     let world = World::new();
     let (ec, ec2) = (pki().identity("ec"), pki().identity("ec2"));
     let other = world.home.join("config-b");
@@ -564,8 +562,8 @@ fn a_copied_configuration_directory_gets_items_of_its_own() {
 /// `exec` from a shell with a session keyring did not look, and the other way round.
 #[test]
 fn the_kernel_keyring_is_the_same_with_and_without_a_session_keyring() {
-    harness::require_tool("keyctl");
-    harness::require_tool("unshare");
+    crate::harness::require_tool("keyctl");
+    crate::harness::require_tool("unshare");
     let world = World::new();
     let id = pki().identity("ec");
     let script = format!(

@@ -1,13 +1,11 @@
 //! End to end: a Go client that reads NOMAD_* exactly as Nomad's api package does talks to a
 //! server that requires client certificates, through `exec` and through `use` in bash.
 
-mod harness;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use harness::{OutputExt, Server, World, add_with, pki, require_tool};
+use crate::harness::{OutputExt, Server, World, add_with, pki, require_tool};
 
 /// The Go stand-in for the Nomad CLI, built once per test run.
 fn nomadapi() -> &'static Path {

@@ -1,11 +1,9 @@
 //! `add --from-dir` on directories laid out as the guide's cfssl commands and `nomad tls`
 //! lay them out, `add --from-env` from the guide's exports, CA directories and bundles.
 
-mod harness;
-
 use std::path::PathBuf;
 
-use harness::{OutputExt, World, key_der, pki};
+use crate::harness::{OutputExt, World, key_der, pki};
 
 /// A directory holding pki files under the given names: (name in dir, pki file).
 fn layout(world: &World, dir: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -236,7 +234,7 @@ fn ca_directories_and_bundles_with_several_cas() {
 /// against a server using the guide's own server certificate.
 #[test]
 fn the_guides_cfssl_commands_verbatim() {
-    harness::require_tool("cfssl");
+    crate::harness::require_tool("cfssl");
     let world = World::new();
     let dir = world.tmp.path().join("nomad_certs");
     std::fs::create_dir_all(&dir).unwrap();
@@ -270,7 +268,7 @@ echo '{}' | cfssl gencert -ca=nomad-ca.pem -ca-key=nomad-ca-key.pem -profile=cli
         String::from_utf8_lossy(&made.stderr)
     );
 
-    let server = harness::Server::start_with(
+    let server = crate::harness::Server::start_with(
         &dir.join("nomad-ca.pem"),
         &dir.join("server.pem"),
         &dir.join("server-key.pem"),

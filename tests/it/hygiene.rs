@@ -1,13 +1,11 @@
 //! Secret hygiene and signals: no key byte is left in a file after `exec`, however it ends;
 //! no key or token byte reaches any output; the terminal passes through `exec` untouched.
 
-mod harness;
-
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use harness::{OutputExt, Step, World, pki};
+use crate::harness::{OutputExt, Step, World, pki};
 
 use Step::{Expect, Send};
 
