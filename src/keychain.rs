@@ -155,7 +155,7 @@ impl Backend {
         let _ = timeout;
         match self {
             #[cfg(target_os = "linux")]
-            Self::SecretService => SecretService::connect(timeout)
+            Self::SecretService => SecretService::connect(SERVICE, timeout)
                 .map(|s| Connection::Service(Arc::new(s)))
                 .map_err(Failure::from),
             #[cfg(target_os = "linux")]
@@ -380,10 +380,9 @@ impl Keychain {
         }
         let accounts: Vec<String> = items.iter().map(|item| self.account(item)).collect();
         let refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
-        self.read_all(&refs).map_err(|f| match items.first() {
-            Some(first) => self.explain(name, first.kind, &accounts[0], "read", f),
-            None => anyhow!("{}", f.describe()),
-        })
+        // Named after the first item: the key, whose failure is the one that matters most.
+        self.read_all(&refs)
+            .map_err(|f| self.explain(name, items[0].kind, &accounts[0], "read", f))
     }
 
     /// The secret, or an error that says why it may be gone and how to put it back.
@@ -439,9 +438,9 @@ impl Keychain {
                 .map(|found| found.map(Secret::new))
                 .map_err(Failure::Kernel),
             #[cfg(target_os = "linux")]
-            Connection::Service(service) => service
-                .find_plain_item(SERVICE, &account)
-                .map_err(Failure::from),
+            Connection::Service(service) => {
+                service.find_plain_item(&account).map_err(Failure::from)
+            }
             #[cfg(not(target_os = "linux"))]
             Connection::Core(store) => {
                 let wanted = account.clone();
@@ -469,7 +468,7 @@ impl Keychain {
                 })
                 .map_err(Failure::Kernel),
             #[cfg(target_os = "linux")]
-            Connection::Service(service) => service.accounts(SERVICE).map_err(Failure::from),
+            Connection::Service(service) => service.accounts().map_err(Failure::from),
             Connection::File(store) => store.list().map_err(|e| Failure::File(e.into())),
             #[cfg(not(target_os = "linux"))]
             Connection::Core(store) => self.bounded(move || {
@@ -528,7 +527,7 @@ impl Keychain {
         match self.connection()? {
             #[cfg(target_os = "linux")]
             Connection::Kernel(kernel) => kernel
-                .get(&format!("{SERVICE}:{account}"))
+                .get(&kernel_description(account))
                 .map(|found| found.map(Secret::new))
                 .map_err(Failure::Kernel),
             #[cfg(target_os = "linux")]
@@ -563,7 +562,7 @@ impl Keychain {
         match self.connection()? {
             #[cfg(target_os = "linux")]
             Connection::Kernel(kernel) => kernel
-                .set(&format!("{SERVICE}:{account}"), secret.expose())
+                .set(&kernel_description(account), secret.expose())
                 .map_err(Failure::Kernel),
             #[cfg(target_os = "linux")]
             Connection::Service(service) => {
@@ -586,7 +585,7 @@ impl Keychain {
         match self.connection()? {
             #[cfg(target_os = "linux")]
             Connection::Kernel(kernel) => kernel
-                .delete(&format!("{SERVICE}:{account}"))
+                .delete(&kernel_description(account))
                 .map_err(Failure::Kernel),
             #[cfg(target_os = "linux")]
             Connection::Service(service) => service.delete(account).map_err(Failure::from),
@@ -701,6 +700,12 @@ impl Keychain {
     }
 }
 
+/// The kernel keyring's description of the item of `account`.
+#[cfg(target_os = "linux")]
+fn kernel_description(account: &str) -> String {
+    format!("{SERVICE}:{account}")
+}
+
 /// A timeout as a person reads it: `10 seconds`, `0.5 seconds`.
 fn seconds(timeout: Duration) -> String {
     let secs = timeout.as_secs_f64();
@@ -802,13 +807,11 @@ See \"Headless servers\" in the README.";
 impl Failure {
     /// Why there is no Secret Service at all, when that is the failure: D-Bus's own text
     /// (X11 autolaunch, socket paths) says little to someone on a server.
-    fn no_service(&self) -> Option<&'static str> {
+    fn no_service(&self) -> Option<String> {
         match self {
             #[cfg(target_os = "linux")]
-            Self::Service(ServiceError::NoBus(why)) => Some(why),
-            #[cfg(target_os = "linux")]
-            Self::Service(ServiceError::NoService) => {
-                Some("no Secret Service runs on this session's D-Bus")
+            Self::Service(e @ (ServiceError::NoBus(_) | ServiceError::NoService)) => {
+                Some(e.to_string())
             }
             _ => None,
         }

@@ -40,7 +40,7 @@ pub const SESSION_VAR: &str = "NOMADCTX_SECRET_SERVICE_SESSION";
 #[derive(Debug)]
 pub enum Error {
     /// No session bus to talk to; the reason.
-    NoBus(&'static str),
+    NoBus(String),
     /// The bus has no Secret Service on it.
     NoService,
     /// The service (or the bus) did not answer in time.
@@ -51,8 +51,11 @@ pub enum Error {
     Dismissed(&'static str),
     /// The service offers no encrypted session.
     NoEncryption(String),
-    /// Several items claim one account.
-    Ambiguous(usize),
+    /// Several items claim one account: how many, and the account.
+    Ambiguous(usize, String),
+    /// An item found by a search was deleted before it was read (a `set` in another process
+    /// retired it): it is simply gone.
+    Vanished,
     Session(SessionError),
     /// Anything else the service or bus said.
     Failed(String),
@@ -76,10 +79,11 @@ impl std::fmt::Display for Error {
                 f,
                 "the Secret Service asked for confirmation to {what} and got none (dismissed, or not answered in time)"
             ),
-            Self::Ambiguous(n) => write!(
+            Self::Ambiguous(n, account) => write!(
                 f,
-                "{n} items match; remove the duplicates (`secret-tool search --all service nomadctx` lists them)"
+                "{n} items have the account {account}; keep one (`secret-tool search --all username {account}` lists them)"
             ),
+            Self::Vanished => f.write_str("the item was deleted while it was being read"),
             Self::Session(e) => e.fmt(f),
             Self::Failed(why) => f.write_str(why),
         }
@@ -95,6 +99,16 @@ impl From<dbus::Error> for Error {
             "org.freedesktop.DBus.Error.ServiceUnknown"
             | "org.freedesktop.DBus.Error.NameHasNoOwner" => Self::NoService,
             "org.freedesktop.Secret.Error.IsLocked" => Self::Locked,
+            "org.freedesktop.DBus.Error.UnknownObject"
+            | "org.freedesktop.DBus.Error.UnknownInterface"
+            | "org.freedesktop.Secret.Error.NoSuchObject" => Self::Vanished,
+            // GLib services (GNOME Keyring) answer a deleted item's path with "No such
+            // interface 'org.freedesktop.Secret.Item'".
+            "org.freedesktop.DBus.Error.UnknownMethod"
+                if e.message().is_some_and(|m| m.contains(ITEM_IFACE)) =>
+            {
+                Self::Vanished
+            }
             name => Self::Failed(format!(
                 "{} ({name})",
                 e.message().unwrap_or("no message").trim_end()
@@ -111,9 +125,11 @@ impl From<SessionError> for Error {
 
 type Result<T> = std::result::Result<T, Error>;
 
-/// A connection to the Secret Service with an open session.
+/// A connection to the Secret Service with an open session, for the items of one service
+/// (the `service` attribute: nomadctx's).
 pub struct SecretService {
     channel: Channel,
+    service: &'static str,
     session: Path<'static>,
     cipher: Cipher,
     timeout: Duration,
@@ -128,9 +144,9 @@ impl std::fmt::Debug for SecretService {
 }
 
 impl SecretService {
-    /// Connects to the session bus and opens a session: the DH one unless the user set
-    /// `NOMADCTX_SECRET_SERVICE_SESSION=plain`.
-    pub fn connect(timeout: Duration) -> Result<Self> {
+    /// Connects to the session bus and opens a session for the items of `service`: the DH
+    /// one unless the user set `NOMADCTX_SECRET_SERVICE_SESSION=plain`.
+    pub fn connect(service: &'static str, timeout: Duration) -> Result<Self> {
         let plain = match std::env::var(SESSION_VAR).as_deref() {
             Ok("plain") => true,
             Ok("" | "dh") | Err(_) => false,
@@ -156,6 +172,7 @@ impl SecretService {
         let channel = rx.recv_timeout(timeout).unwrap_or(Err(Error::TimedOut))?;
         let mut service = Self {
             channel,
+            service,
             session: Path::from("/"),
             cipher: Cipher::Plain,
             timeout,
@@ -186,17 +203,17 @@ impl SecretService {
     pub fn get_all(&self, accounts: &[&str]) -> Result<Vec<Option<Secret>>> {
         let mut paths = Vec::with_capacity(accounts.len());
         for account in accounts {
-            paths.push(match self.search(&item_attributes(account))?.as_slice() {
+            paths.push(match self.search(&self.item(account))?.as_slice() {
                 [] => None,
                 [one] => Some(one.clone()),
-                many => return Err(Error::Ambiguous(many.len())),
+                many => return Err(Error::Ambiguous(many.len(), (*account).to_owned())),
             });
         }
         let wanted: Vec<Path> = paths.iter().flatten().cloned().collect();
         let mut secrets = match self.secrets(wanted) {
-            // Retired by a `set` in another process since the search: the caller reads the
-            // config again and asks for the items it names now.
-            Err(Error::Failed(why)) if vanished(&why) => HashMap::new(),
+            // Retired since the search: the caller reads the config again and asks for the
+            // items it names now.
+            Err(Error::Vanished) => HashMap::new(),
             other => other?,
         };
         Ok(paths
@@ -209,7 +226,8 @@ impl SecretService {
     pub fn set(&self, account: &str, label: &str, secret: &Secret) -> Result<()> {
         let collection = self.default_collection()?;
         let (parameters, value) = self.cipher.encrypt(secret.expose())?;
-        let attributes: HashMap<String, String> = item_attributes(account)
+        let attributes: HashMap<String, String> = self
+            .item(account)
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
@@ -247,7 +265,7 @@ impl SecretService {
 
     /// Removes the item of `account`; `false` when there was none.
     pub fn delete(&self, account: &str) -> Result<bool> {
-        let items = self.search(&item_attributes(account))?;
+        let items = self.search(&self.item(account))?;
         for item in &items {
             let reply = self.call(method(item, ITEM_IFACE, "Delete"))?;
             let prompt = read_path(&reply, 0)?;
@@ -258,15 +276,15 @@ impl SecretService {
         Ok(!items.is_empty())
     }
 
-    /// The accounts of every item with `service`.
-    pub fn accounts(&self, service: &str) -> Result<Vec<String>> {
+    /// The accounts of every item of the service.
+    pub fn accounts(&self) -> Result<Vec<String>> {
         let mut accounts = Vec::new();
-        for item in self.search(&[("service", service)])? {
+        for item in self.search(&[("service", self.service)])? {
             let attributes = match self.attributes(&item) {
-                Err(Error::Failed(why)) if vanished(&why) => continue,
+                Err(Error::Vanished) => continue,
                 other => other?,
             };
-            if attributes.get("service").map(String::as_str) == Some(service)
+            if attributes.get("service").map(String::as_str) == Some(self.service)
                 && let Some(account) = attributes.get("username")
             {
                 accounts.push(account.clone());
@@ -275,13 +293,13 @@ impl SecretService {
         Ok(accounts)
     }
 
-    /// The one item of `service` and `account` whose attributes are those alone (what older
-    /// versions wrote, and what libsecret adds: `xdg:schema`); two such items are none.
-    pub fn find_plain_item(&self, service: &str, account: &str) -> Result<Option<Secret>> {
+    /// The one item of `account` whose attributes are the service and account alone (what
+    /// older versions wrote, and what libsecret adds: `xdg:schema`); two such items are none.
+    pub fn find_plain_item(&self, account: &str) -> Result<Option<Secret>> {
         let mut ours = Vec::new();
-        for item in self.search(&[("service", service), ("username", account)])? {
+        for item in self.search(&self.item(account))? {
             let attributes = match self.attributes(&item) {
-                Err(Error::Failed(why)) if vanished(&why) => continue,
+                Err(Error::Vanished) => continue,
                 other => other?,
             };
             if attributes
@@ -295,6 +313,11 @@ impl SecretService {
             [one] => Ok(self.secrets(vec![one.clone()])?.remove(one)),
             _ => Ok(None),
         }
+    }
+
+    /// The attributes of the item of `account` (as every version has written them).
+    fn item<'a>(&self, account: &'a str) -> [(&'static str, &'a str); 2] {
+        [("service", self.service), ("username", account)]
     }
 
     /// The items whose attributes include `attributes`, unlocked (which may prompt).
@@ -317,8 +340,7 @@ impl SecretService {
         if is_none(&prompt) {
             return Ok(());
         }
-        let (dismissed, _) = self.prompt(&prompt)?;
-        if dismissed {
+        if self.prompt(&prompt)?.0 {
             return Err(Error::Locked);
         }
         Ok(())
@@ -378,22 +400,13 @@ impl SecretService {
         Ok(collection)
     }
 
-    /// Shows the service's prompt and waits for its answer: whether it was dismissed, and
-    /// the object path it returned, if any.
+    /// Shows the service's prompt and waits for its answer: whether it was dismissed (or not
+    /// answered in time, when it is dismissed here), and the object path it returned, if any.
     fn prompt(&self, prompt: &Path) -> Result<(bool, Option<Path<'static>>)> {
         let rule = format!(
             "type='signal',sender='{SERVICE_NAME}',interface='{PROMPT_IFACE}',member='Completed',path='{prompt}'"
         );
-        let add_match = |member: &str| {
-            Message::method_call(
-                &BUS.into(),
-                &"/org/freedesktop/DBus".into(),
-                &BUS.into(),
-                &member.into(),
-            )
-            .append1(rule.as_str())
-        };
-        self.call(add_match("AddMatch"))?;
+        self.call(bus_call("AddMatch").append1(rule.as_str()))?;
         self.call(method(prompt, PROMPT_IFACE, "Prompt").append1(""))?;
         let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
             .iter()
@@ -408,7 +421,7 @@ impl SecretService {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let _ = self.call(method(prompt, PROMPT_IFACE, "Dismiss"));
-                break Err(Error::Locked);
+                break Ok((true, None));
             }
             let Some(message) = self.channel.blocking_pop_message(left)? else {
                 continue;
@@ -424,7 +437,7 @@ impl SecretService {
                 break Ok((dismissed, path));
             }
         };
-        let _ = self.call(add_match("RemoveMatch"));
+        let _ = self.call(bus_call("RemoveMatch").append1(rule.as_str()));
         answer
     }
 
@@ -460,23 +473,28 @@ impl Drop for SecretService {
 
 /// A private connection to the bus at `address`, registered with Hello (sent by us rather
 /// than libdbus so that the wait for it is bounded too).
-fn register(address: &str, timeout: Duration) -> Result<Channel> {
-    let channel = Channel::open_private(address).map_err(|_| {
-        Error::NoBus("the D-Bus session bus that DBUS_SESSION_BUS_ADDRESS names is not running")
+fn register(address: &Address, timeout: Duration) -> Result<Channel> {
+    let channel = Channel::open_private(&address.value).map_err(|e| {
+        // libdbus says "Failed to connect to socket PATH: REASON"; the reason is what helps.
+        let message = e.message().unwrap_or("no reason given").trim_end();
+        let reason = message.rsplit(": ").next().unwrap_or(message);
+        Error::NoBus(format!(
+            "the bus {} names does not answer ({reason})",
+            address.from
+        ))
     })?;
-    let hello = Message::method_call(
-        &BUS.into(),
-        &"/org/freedesktop/DBus".into(),
-        &BUS.into(),
-        &"Hello".into(),
-    );
-    channel.send_with_reply_and_block(hello, timeout)?;
+    channel.send_with_reply_and_block(bus_call("Hello"), timeout)?;
     Ok(channel)
 }
 
-/// The attributes of a nomadctx item (as every version has written them).
-fn item_attributes(account: &str) -> [(&'static str, &str); 2] {
-    [("service", crate::keychain::SERVICE), ("username", account)]
+/// A method call to the bus itself.
+fn bus_call(member: &str) -> Message {
+    Message::method_call(
+        &BUS.into(),
+        &"/org/freedesktop/DBus".into(),
+        &BUS.into(),
+        &member.into(),
+    )
 }
 
 fn method(path: &Path, interface: &str, member: &str) -> Message {
@@ -510,11 +528,20 @@ fn mismatch(e: dbus::arg::TypeMismatchError) -> Error {
     ))
 }
 
+/// Where the session bus is, and who said so.
+struct Address {
+    value: String,
+    from: &'static str,
+}
+
 /// The session bus: DBUS_SESSION_BUS_ADDRESS, else the runtime dir's `bus` socket as systemd
 /// sessions have it. Never X11 autolaunch, which would start a bus of its own.
-fn bus_address() -> Result<String> {
+fn bus_address() -> Result<Address> {
     match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
-        Ok(address) if !address.is_empty() => Ok(address),
+        Ok(value) if !value.is_empty() => Ok(Address {
+            value,
+            from: "DBUS_SESSION_BUS_ADDRESS",
+        }),
         _ => std::env::var_os("XDG_RUNTIME_DIR")
             .map(|dir| std::path::Path::new(&dir).join("bus"))
             .filter(|socket| {
@@ -523,15 +550,19 @@ fn bus_address() -> Result<String> {
                     .symlink_metadata()
                     .is_ok_and(|m| m.file_type().is_socket())
             })
-            .map(|socket| {
-                format!(
+            .map(|socket| Address {
+                value: format!(
                     "unix:path={}",
                     escape(socket.as_os_str().as_encoded_bytes())
-                )
+                ),
+                from: "XDG_RUNTIME_DIR/bus",
             })
-            .ok_or(Error::NoBus(
-                "this session has no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set",
-            )),
+            .ok_or_else(|| {
+                Error::NoBus(
+                    "this session has no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set"
+                        .to_owned(),
+                )
+            }),
     }
 }
 
@@ -547,36 +578,28 @@ fn escape(value: &[u8]) -> String {
         .collect()
 }
 
-/// The service's answer when an item found by a search was deleted before its secret was
-/// asked for (a `set` in another process retired it): the item is simply gone.
-fn vanished(message: &str) -> bool {
-    (message.contains("org.freedesktop.Secret.Item")
-        || message.contains("/org/freedesktop/secrets/collection/"))
-        && [
-            "No such interface",
-            "UnknownObject",
-            "Object does not exist",
-            "NoSuchObject",
-        ]
-        .iter()
-        .any(|answer| message.contains(answer))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn an_item_deleted_between_search_and_read_is_gone_not_a_failure() {
-        for seen in [
-            "No such interface “org.freedesktop.Secret.Item” on object at path /org/freedesktop/secrets/collection/login/10",
-            "Object does not exist at path “/org/freedesktop/secrets/collection/login/6”",
+        for (name, message) in [
+            (
+                "org.freedesktop.DBus.Error.UnknownMethod",
+                "No such interface \u{201c}org.freedesktop.Secret.Item\u{201d} on object at path /org/freedesktop/secrets/collection/login/10",
+            ),
+            (
+                "org.freedesktop.DBus.Error.UnknownObject",
+                "Object does not exist at path \u{201c}/org/freedesktop/secrets/collection/login/6\u{201d}",
+            ),
+            ("org.freedesktop.Secret.Error.NoSuchObject", "No such item"),
         ] {
-            assert!(vanished(seen), "{seen}");
+            let error = Error::from(dbus::Error::new_custom(name, message));
+            assert!(matches!(error, Error::Vanished), "{name}: {error:?}");
         }
-        assert!(!vanished(
-            "The name org.freedesktop.secrets was not provided"
-        ));
+        let other = dbus::Error::new_custom("org.freedesktop.DBus.Error.UnknownMethod", "no Foo");
+        assert!(matches!(Error::from(other), Error::Failed(_)));
     }
 
     #[test]

@@ -497,9 +497,28 @@ fn without_a_secret_service_the_error_is_short_and_names_the_choices() {
         ])
         .stdin("tok\n")
         .fails();
+    let dead_bus = world
+        .cmd()
+        .args([
+            "add",
+            "prod",
+            "--address",
+            "https://127.0.0.1:4646",
+            "--token-stdin",
+        ])
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", world.tmp.path().join("no-bus").display()),
+        )
+        .stdin("tok\n")
+        .fails();
     for (out, why) in [
         (no_bus, "DBUS_SESSION_BUS_ADDRESS is not set"),
         (no_service, "no Secret Service runs on this session's D-Bus"),
+        (
+            dead_bus,
+            "the bus DBUS_SESSION_BUS_ADDRESS names does not answer (No such file or directory)",
+        ),
     ] {
         let text = out.stderr_text();
         out.stderr_has("context \"prod\": there is no Secret Service here")
