@@ -12,19 +12,19 @@ use crate::harness::{
 
 const TOKEN: &str = "4a1f3c2e-9b7d-4e61-8f0a-5c3d2b1e0f9a";
 
-/// Sources tests/support/keepassxc.sh, starts KeePassXC, prints its bus address, then waits for
-/// stdin to close (the guard's drop, or the end of the test process however it ends) to stop
-/// it. A test process gone before the address is read must not cut the stop short: SIGPIPE is
-/// ignored, and stdout goes to stderr after the address.
+/// Sources tests/support/keepassxc.sh, starts KeePassXC on the world's bus, says `ready`, then
+/// waits for stdin to close (the guard's drop, or the end of the test process however it ends)
+/// to stop it. A test process gone before `ready` is read must not cut the stop short: SIGPIPE
+/// is ignored, and stdout goes to stderr after it.
 const HOLD: &str = r#". "$1" && start_keepassxc "$2" "$3" || exit 1
 trap '' PIPE
-printf '%s\n' "$DBUS_SESSION_BUS_ADDRESS"
+echo ready
 exec >&2
 read -r _
 stop_keepassxc"#;
 
-/// A world whose Secret Service is KeePassXC, on a bus of KeePassXC's own inside the world's
-/// directory; dropping it stops both, then removes the directory.
+/// A world whose Secret Service is KeePassXC, on the world's private bus; dropping it stops
+/// KeePassXC, then the world (its bus and directory) goes.
 struct KeePassXc {
     world: World,
     holder: Child,
@@ -42,7 +42,7 @@ impl KeePassXc {
         ] {
             require_tool(tool);
         }
-        let mut world = World::headless();
+        let world = World::without_keychain();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/keepassxc.sh");
         let log = world.tmp.path().join("keepassxc.sh.log");
         let mut holder = world
@@ -57,19 +57,17 @@ impl KeePassXc {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start bash");
-        let mut address = String::new();
+        let mut ready = String::new();
         BufReader::new(holder.stdout.take().unwrap())
-            .read_line(&mut address)
+            .read_line(&mut ready)
             .unwrap();
-        if address.trim().is_empty() {
+        if ready.trim() != "ready" {
             let _ = holder.wait();
             panic!(
                 "KeePassXC did not start:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         }
-        // The harness's commands, secret-tool included, now talk to KeePassXC.
-        world.bus_address = address.trim().to_owned();
         Self { world, holder, log }
     }
 }

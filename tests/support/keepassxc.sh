@@ -1,18 +1,18 @@
-# KeePassXC (2.7.x) as a headless Secret Service on a private D-Bus session bus, for
-# tests/it/keepassxc.rs: a second implementation beside gnome-keyring.
+# KeePassXC (2.7.x) as a headless Secret Service on the caller's private D-Bus session bus
+# (DBUS_SESSION_BUS_ADDRESS: the test world's), for tests/it/keepassxc.rs: a second
+# implementation beside gnome-keyring.
 #
-# start_keepassxc DIR PASSWORD: starts a bus with its socket in DIR, makes a database whose root
-# group is exposed to the Secret Service, runs KeePassXC on it unlocked with Qt's offscreen
-# platform (no X), exports DBUS_SESSION_BUS_ADDRESS, and returns 0 once the default collection
-# is unlocked and stores, returns and deletes an item. Everything (HOME, XDG_*, TMPDIR, which
-# holds KeePassXC's lock file, logs) stays under DIR. stop_keepassxc stops what it started and
-# puts the caller's DBUS_SESSION_BUS_ADDRESS back. One instance per shell.
+# start_keepassxc DIR PASSWORD: makes a database whose root group is exposed to the Secret
+# Service, runs KeePassXC on it unlocked with Qt's offscreen platform (no X), and returns 0 once
+# the default collection is unlocked and stores, returns and deletes an item. Everything (HOME,
+# XDG_*, TMPDIR, which holds KeePassXC's lock file, logs) stays under DIR. stop_keepassxc stops
+# it. One instance per shell.
 #
 # KeePassXC 2.7.4 limitation (upstream #9255, fixed in 2.7.6): CreateItem with replace over an
 # item another D-Bus connection created opens an Access Request dialog that nobody answers here,
 # so that call never completes. Reads, searches, deletes and new items are not affected.
 #
-# Needs keepassxc, keepassxc-cli, dbus-daemon, dbus-send, secret-tool, awk, base64, od.
+# Needs keepassxc, keepassxc-cli, dbus-send, secret-tool, awk, base64, od.
 
 _kpx_log() { printf 'kpx: %s\n' "$*" >&2; }
 
@@ -78,21 +78,6 @@ ConfirmDeleteItem=false
 ConfirmAccessItem=false
 UnlockBeforeSearch=false
 INI
-  # No <servicedir>: the bus starts nothing on demand. Eavesdropping lets dbus-monitor watch.
-  cat >"$kpx_dir/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=$kpx_dir/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-CONF
 }
 
 # The default collection, once it is there and unlocked. Before that, a write makes KeePassXC
@@ -118,22 +103,12 @@ _kpx_probe() { # ATTEMPT
 
 start_keepassxc() {
   local dir=${1:?usage: start_keepassxc DIR PASSWORD} password=${2:?usage: start_keepassxc DIR PASSWORD}
-  local start=$SECONDS attempt=0 _
-  kpx_old_bus=${DBUS_SESSION_BUS_ADDRESS-}
+  local start=$SECONDS attempt=0
+  [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] || { _kpx_log "no DBUS_SESSION_BUS_ADDRESS to serve on"; return 1; }
   mkdir -p "$dir" && kpx_dir=$(cd "$dir" && pwd) || return 1
-  mkdir -p "$kpx_dir"/{home,config,data,cache,run,tmp,bus,db}
+  mkdir -p "$kpx_dir"/{home,config,data,cache,run,tmp,db}
   chmod 700 "$kpx_dir/run"
   _kpx_write_config
-
-  : >"$kpx_dir/bus.address"
-  # A simple command, not _kpx_env, so that $! is the daemon itself.
-  HOME=$kpx_dir/home dbus-daemon --nofork --print-address=1 --config-file="$kpx_dir/bus.conf" \
-    >"$kpx_dir/bus.address" 2>"$kpx_dir/bus.log" &
-  kpx_bus_pid=$!
-  for _ in $(seq 100); do [ -s "$kpx_dir/bus.address" ] && break; sleep 0.05; done
-  [ -s "$kpx_dir/bus.address" ] || { _kpx_log "dbus-daemon did not start"; stop_keepassxc; return 1; }
-  DBUS_SESSION_BUS_ADDRESS=$(head -n1 "$kpx_dir/bus.address")
-  export DBUS_SESSION_BUS_ADDRESS
 
   _kpx_make_db "$kpx_dir/db/kpx.kdbx" "$password" || { stop_keepassxc; return 1; }
   # exec, so that $! is KeePassXC itself.
@@ -183,8 +158,5 @@ stop_keepassxc() {
   # change is on disk by then; saves are atomic).
   if [ -n "${kpx_pid:-}" ] && kill -0 "$kpx_pid" 2>/dev/null; then sleep 0.8; fi
   _kpx_stop_pid "${kpx_pid:-}" 3 keepassxc
-  _kpx_stop_pid "${kpx_bus_pid:-}" 3 dbus-daemon
-  DBUS_SESSION_BUS_ADDRESS=${kpx_old_bus-}
-  [ -n "$DBUS_SESSION_BUS_ADDRESS" ] || unset DBUS_SESSION_BUS_ADDRESS
-  unset kpx_pid kpx_bus_pid kpx_old_bus
+  unset kpx_pid
 }
