@@ -85,3 +85,20 @@ pub fn count(haystack: &[u8], needle: &[u8]) -> usize {
         .filter(|w| *w == needle)
         .count()
 }
+
+/// Asserts that a capture shows a DH session and neither the token nor the key (its last 32
+/// bytes: the private scalar of an EC key, the end of an RSA one) in clear.
+pub fn assert_encrypted(seen: &[u8], key: &[u8], token: &str) {
+    assert!(
+        contains(seen, b"dh-ietf1024-sha256-aes128-cbc-pkcs7"),
+        "no DH session was opened"
+    );
+    assert!(
+        !contains(seen, token.as_bytes()),
+        "the token crossed the bus in clear"
+    );
+    assert!(
+        !contains(seen, &key[key.len() - 32..]),
+        "the key crossed the bus in clear"
+    );
+}
