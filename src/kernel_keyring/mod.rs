@@ -10,8 +10,9 @@
 //! nomadctx possesses the items only while it runs and the user's session keyring is left alone.
 //! Its keys count against the user's key quota (`/proc/sys/kernel/keys/maxkeys` and `maxbytes`).
 
+mod error;
+
 use std::fmt;
-use std::io;
 use std::panic;
 
 use linux_keyutils::{
@@ -21,97 +22,16 @@ use linux_keyutils::{
 use nix::errno::Errno;
 use zeroize::Zeroizing;
 
+pub use error::KernelError;
+use error::{attach_error, is_unlinked};
+pub(crate) use error::{is_absent, os_error};
+
 /// The kernel's limit on the payload of a "user" key.
 const MAX_SECRET_LEN: usize = 32767;
 
 /// linux-keyutils reads a key's description (`type;uid;gid;perm;description`) into a 512-byte
 /// buffer, so longer ones could not be listed back; this is what is left in the worst case.
 const MAX_DESCRIPTION_LEN: usize = 512 - "user;4294967295;4294967295;3f010000;".len() - 1;
-
-const QUOTA_FULL: &str =
-    "the kernel's key quota for this user is full (see /proc/sys/kernel/keys/maxkeys and maxbytes)";
-
-/// Why a kernel keyring operation failed, in words a user can act on. Never carries secret bytes.
-#[derive(Debug)]
-pub struct KernelError {
-    what: &'static str,
-    /// The kernel's answer, when there was one.
-    cause: Option<io::Error>,
-}
-
-impl KernelError {
-    fn invalid(what: &'static str) -> Self {
-        Self { what, cause: None }
-    }
-
-    fn kernel(what: &'static str, err: KeyError) -> Self {
-        let what = if err == KeyError::QuotaExceeded {
-            QUOTA_FULL
-        } else {
-            what
-        };
-        Self {
-            what,
-            cause: Some(os_error(err)),
-        }
-    }
-}
-
-impl fmt::Display for KernelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.cause {
-            Some(cause) => write!(f, "{}: {cause}", self.what),
-            None => f.write_str(self.what),
-        }
-    }
-}
-
-// The cause is part of the text already, so it is not repeated as a source.
-impl std::error::Error for KernelError {}
-
-/// linux-keyutils folds errno into its own enum; turn it back so the text is the system's.
-pub(crate) fn os_error(err: KeyError) -> io::Error {
-    let errno = match err {
-        KeyError::AccessDenied => Errno::EACCES,
-        KeyError::PermissionDenied => Errno::EPERM,
-        KeyError::QuotaExceeded => Errno::EDQUOT,
-        KeyError::BadAddress => Errno::EFAULT,
-        KeyError::InvalidArguments => Errno::EINVAL,
-        KeyError::KeyExpired => Errno::EKEYEXPIRED,
-        KeyError::KeyRevoked => Errno::EKEYREVOKED,
-        KeyError::KeyRejected => Errno::EKEYREJECTED,
-        KeyError::KeyringDoesNotExist | KeyError::KeyDoesNotExist => Errno::ENOKEY,
-        KeyError::OutOfMemory => Errno::ENOMEM,
-        KeyError::OperationNotSupported => Errno::EOPNOTSUPP,
-        KeyError::MissingFileOrDirectory => Errno::ENOENT,
-        KeyError::Unknown(code) => return io::Error::from_raw_os_error(code),
-        KeyError::InvalidDescription => {
-            return io::Error::new(io::ErrorKind::InvalidData, "unreadable key description");
-        }
-        KeyError::InvalidIdentifier => {
-            return io::Error::new(io::ErrorKind::InvalidData, "invalid key serial number");
-        }
-        KeyError::WriteError => return io::Error::other("write failed"),
-    };
-    io::Error::from_raw_os_error(errno as i32)
-}
-
-/// Errors that only mean the key is not (or no longer) there.
-pub(crate) fn is_absent(err: KeyError) -> bool {
-    matches!(
-        err,
-        KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked
-    )
-}
-
-/// Errors of an unlink that only mean the link is already gone (the garbage collector removes
-/// invalidated keys from every keyring on its own).
-fn is_unlinked(err: KeyError) -> bool {
-    matches!(
-        err,
-        KeyError::MissingFileOrDirectory | KeyError::KeyDoesNotExist
-    )
-}
 
 /// Possessor everything, the user only "view": a process of the same user that does not
 /// possess the key (it never attached the persistent keyring) sees that it exists but cannot
@@ -358,19 +278,6 @@ impl KernelKeyring {
     }
 }
 
-fn attach_error(err: KeyError) -> KernelError {
-    let what = match err {
-        KeyError::AccessDenied | KeyError::PermissionDenied => {
-            "the kernel refused access to the persistent keyring"
-        }
-        KeyError::OperationNotSupported => {
-            "this kernel has no persistent keyrings (CONFIG_PERSISTENT_KEYRINGS)"
-        }
-        _ => "could not attach the persistent keyring",
-    };
-    KernelError::kernel(what, err)
-}
-
 /// The persistent keyring as linked into the calling thread's process keyring, which makes the
 /// thread possess it and the keys directly in it.
 #[derive(Clone, Copy)]
@@ -497,25 +404,6 @@ mod tests {
     #[test]
     fn items_are_possessor_only_and_visible_to_the_user() {
         assert_eq!(item_permissions().bits(), 0x3f01_0000);
-    }
-
-    #[test]
-    fn errors_read_like_the_system() {
-        let err = KernelError::kernel(
-            "the kernel refused access to the persistent keyring",
-            KeyError::AccessDenied,
-        );
-        assert_eq!(
-            err.to_string(),
-            "the kernel refused access to the persistent keyring: Permission denied (os error 13)"
-        );
-        let quota = KernelError::kernel("could not store", KeyError::QuotaExceeded).to_string();
-        assert!(quota.starts_with(QUOTA_FULL), "{quota}");
-        assert_eq!(
-            os_error(KeyError::KeyDoesNotExist).raw_os_error(),
-            Some(Errno::ENOKEY as i32)
-        );
-        assert_eq!(os_error(KeyError::Unknown(5)).raw_os_error(), Some(5));
     }
 
     #[test]
