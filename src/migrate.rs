@@ -80,7 +80,7 @@ pub fn migrate(store: &Store, lock: &Lock, config: Config) -> Result<Config> {
             match keychain.get_legacy(name, Item::ClientKey)? {
                 // Configurations sharing a keychain shared `NAME/client-key`: a key that does
                 // not fit this certificate is another configuration's.
-                Some(key) if tls::key_fits(&path, &key) => {
+                Some(key) if tls::pem::key_fits(&path, &key) => {
                     let item = ItemRef::new(new.id(), Item::ClientKey, version);
                     keychain.set(name, &item, &key)?;
                 }

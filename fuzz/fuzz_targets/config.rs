@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use nomadctx::context::Address;
 use nomadctx::text::{printable, printable_json};
-use nomadctx::tls::{expiry_warning, format_day, format_time};
+use nomadctx::tls::expiry::{expiry_warning, format_day, format_time};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(config) = nomadctx::store::parse_config(data, std::path::Path::new("config.toml"))

@@ -61,10 +61,10 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     refuse_to_remove_the_only_copy(&name, backend, args.remove_key_file, args.force)?;
     let update = Update {
         ca: inputs.ca.map_or(Change::Keep, |(certs, _)| {
-            Change::Put(tls::certificates_to_pem(&certs))
+            Change::Put(tls::pem::certificates_to_pem(&certs))
         }),
         client: inputs.client.map_or(Change::Keep, |((certs, _), key)| {
-            Change::Put((tls::certificates_to_pem(&certs), key))
+            Change::Put((tls::pem::certificates_to_pem(&certs), key))
         }),
         token: inputs.token.map_or(Change::Keep, Change::Put),
     };
@@ -163,8 +163,8 @@ impl Inputs {
             .ca
             .as_ref()
             .map(|path| -> Result<Certs> {
-                let certs = tls::read_ca(path)?;
-                tls::check_ca_bundle(&certs, path)?;
+                let certs = tls::pem::read_ca(path)?;
+                tls::checks::check_ca_bundle(&certs, path)?;
                 Ok((certs, path.clone()))
             })
             .transpose()
@@ -176,12 +176,14 @@ impl Inputs {
         let client = match (cert_path, &settings.key) {
             (Some(cert_path), Some(key_path)) => {
                 let cert_bytes =
-                    tls::read_input(cert_path, "certificate file").map_err(in_context)?;
-                let certs = tls::parse_certificates(&cert_bytes, cert_path, "certificate file")
+                    tls::pem::read_input(cert_path, "certificate file").map_err(in_context)?;
+                let certs =
+                    tls::pem::parse_certificates(&cert_bytes, cert_path, "certificate file")
+                        .map_err(in_context)?;
+                let key_bytes = tls::pem::read_input(key_path, "key file").map_err(in_context)?;
+                let key = tls::pem::parse_private_key(&key_bytes, key_path).map_err(in_context)?;
+                tls::pem::check_key_matches(&certs, &key, cert_path, key_path)
                     .map_err(in_context)?;
-                let key_bytes = tls::read_input(key_path, "key file").map_err(in_context)?;
-                let key = tls::parse_private_key(&key_bytes, key_path).map_err(in_context)?;
-                tls::check_key_matches(&certs, &key, cert_path, key_path).map_err(in_context)?;
                 Some(((certs, cert_path.to_path_buf()), key))
             }
             (None, None) => None,
@@ -210,7 +212,7 @@ impl Inputs {
                 return Ok(None);
             };
             Ok(Some((
-                tls::read_certificates(&path, "stored certificate")?,
+                tls::pem::read_certificates(&path, "stored certificate")?,
                 path,
             )))
         };
@@ -226,9 +228,9 @@ impl Inputs {
             return Ok(None);
         };
         let ca = ca.as_ref().map(|(c, p)| (c.as_slice(), p.as_path()));
-        let not_after = tls::check_client_certificate(&certs, &cert_path, ca)
+        let not_after = tls::checks::check_client_certificate(&certs, &cert_path, ca)
             .with_context(|| format!("context {name:?}"))?;
-        if let Some(warning) = tls::expiry_warning(name, not_after) {
+        if let Some(warning) = tls::expiry::expiry_warning(name, not_after) {
             warn(&warning);
         }
         Ok(Some(not_after))

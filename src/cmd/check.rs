@@ -76,20 +76,20 @@ fn credentials(
     secrets: &Secrets,
 ) -> Result<Credentials<'static>> {
     let ca_path = app.store.ca_file(context);
-    let ca = ca_path.as_deref().map(tls::read_ca).transpose()?;
+    let ca = ca_path.as_deref().map(tls::pem::read_ca).transpose()?;
     let Some(path) = app.store.client_cert_file(context) else {
         return Ok(Credentials {
             ca,
             ..Credentials::default()
         });
     };
-    let certs = tls::read_certificates(&path, "stored certificate")?;
+    let certs = tls::pem::read_certificates(&path, "stored certificate")?;
     let ca_ref = ca.as_deref().zip(ca_path.as_deref());
-    let not_after = tls::check_client_certificate(&certs, &path, ca_ref)?;
+    let not_after = tls::checks::check_client_certificate(&certs, &path, ca_ref)?;
     // Secrets::fetch warned from the date the config keeps; only a certificate that says
     // otherwise has more to tell.
     if stored.client_cert_not_after != Some(not_after)
-        && let Some(warning) = tls::expiry_warning(name, not_after)
+        && let Some(warning) = tls::expiry::expiry_warning(name, not_after)
     {
         warn(&warning);
     }

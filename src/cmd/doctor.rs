@@ -107,7 +107,7 @@ fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<
                     Some(key) if item.kind == Item::ClientKey => {
                         if let Some(cert) = store.client_cert_file(ctx)
                             && cert.is_file()
-                            && !tls::key_fits(&cert, &key)
+                            && !tls::pem::key_fits(&cert, &key)
                         {
                             problems.push(Problem::KeyMismatch(name.clone()));
                         }
@@ -240,7 +240,7 @@ fn plan(store: &Store, config: &Config, keychain: &Keychain, problems: &[Problem
                                 .get("", orphan)
                                 .ok()
                                 .flatten()
-                                .is_some_and(|key| tls::key_fits(&cert, &key))
+                                .is_some_and(|key| tls::pem::key_fits(&cert, &key))
                         })
                     });
                 match fitting {

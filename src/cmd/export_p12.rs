@@ -45,7 +45,7 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
     };
     for path in [client_cert].into_iter().chain(app.store.ca_file(&context)) {
         chain.extend(
-            tls::read_certificates(&path, "stored certificate")
+            tls::pem::read_certificates(&path, "stored certificate")
                 .with_context(|| format!("context {name:?}"))?,
         );
     }
@@ -54,7 +54,7 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
             "context {name:?} has a client certificate but no key; store it with `nomadctx set {name} --key FILE`"
         );
     };
-    let key_der = tls::key_to_pkcs8(key).with_context(|| format!("context {name:?}"))?;
+    let key_der = tls::pem::key_to_pkcs8(key).with_context(|| format!("context {name:?}"))?;
     let bundle = bundle(&name, &chain, &key_der, &password)?;
     match &output {
         Some(path) => {

@@ -77,7 +77,7 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
                 printable(c.region.as_deref().unwrap_or_default()).into_owned(),
                 printable(c.namespace.as_deref().unwrap_or_default()).into_owned(),
                 c.client_cert_not_after
-                    .map(tls::format_day)
+                    .map(tls::expiry::format_day)
                     .unwrap_or_default(),
             ]
         })

@@ -207,7 +207,7 @@ impl Secrets {
     ) -> Result<(Context, Self)> {
         if let Some(warning) = ctx
             .client_cert_not_after
-            .and_then(|t| crate::tls::expiry_warning(name, t))
+            .and_then(|t| crate::tls::expiry::expiry_warning(name, t))
         {
             warn(&warning);
         }
@@ -266,7 +266,7 @@ impl Secrets {
     pub fn key_pem(&self, name: &str) -> Result<Option<Secret>> {
         self.key
             .as_ref()
-            .map(|key| crate::tls::key_to_pem(key).with_context(|| damaged_key(name)))
+            .map(|key| crate::tls::pem::key_to_pem(key).with_context(|| damaged_key(name)))
             .transpose()
     }
 
@@ -275,7 +275,7 @@ impl Secrets {
         self.key
             .as_ref()
             .map(|key| {
-                crate::tls::private_key_der(key)
+                crate::tls::pem::private_key_der(key)
                     .map(|der| Zeroizing::new(der.clone_key()))
                     .ok_or_else(|| anyhow!(damaged_key(name)))
             })

@@ -33,10 +33,10 @@ pub fn run(app: &App, args: SetArgs) -> Result<()> {
     let keychain = app.keychain(&config)?;
     let update = Update {
         ca: inputs.ca.map_or(Change::Keep, |(certs, _)| {
-            Change::Put(tls::certificates_to_pem(&certs))
+            Change::Put(tls::pem::certificates_to_pem(&certs))
         }),
         client: inputs.client.map_or(Change::Keep, |((certs, _), key)| {
-            Change::Put((tls::certificates_to_pem(&certs), key))
+            Change::Put((tls::pem::certificates_to_pem(&certs), key))
         }),
         token: match inputs.token {
             Some(token) => Change::Put(token),

@@ -19,7 +19,7 @@ struct Details<'a> {
     keychain: &'static str,
     client_key_stored: Option<bool>,
     token_stored: Option<bool>,
-    client_certificate: Option<tls::CertDetails>,
+    client_certificate: Option<tls::details::CertDetails>,
 }
 
 pub fn run(app: &App, args: ShowArgs) -> Result<()> {
@@ -135,7 +135,7 @@ fn client_certificate(
     app: &App,
     name: &str,
     context: &crate::context::Context,
-) -> Result<Option<tls::CertDetails>> {
+) -> Result<Option<tls::details::CertDetails>> {
     let Some(path) = app.store.client_cert_file(context) else {
         return Ok(None);
     };
@@ -144,8 +144,8 @@ fn client_certificate(
             "context {name:?}: the stored client certificate cannot be read; store it again with `nomadctx set {name} --cert FILE --key FILE`"
         )
     };
-    let certs = tls::read_certificates(&path, "stored certificate").with_context(remedy)?;
-    let details = tls::certificate_details(&certs[0])
+    let certs = tls::pem::read_certificates(&path, "stored certificate").with_context(remedy)?;
+    let details = tls::details::certificate_details(&certs[0])
         .with_context(|| format!("stored certificate {}", path.display()))
         .with_context(remedy)?;
     Ok(Some(details))

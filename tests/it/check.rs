@@ -6,7 +6,8 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::harness::{OutputExt, Rng, Server, World, add_with, pki};
-use nomadctx::probe::{Failure, MAX_RESPONSE, parse_response};
+use nomadctx::probe::explain::Failure;
+use nomadctx::probe::http::{MAX_RESPONSE, parse_response};
 
 fn context_for(world: &World, name: &str, address: &str, extra: &[&str]) {
     add_with(world, name, &pki().identity("ec"), extra);
@@ -528,7 +529,7 @@ fn what_the_server_says_cannot_drive_the_terminal() {
 
 /// Issue 11, case 2: every address a name resolves to is tried in turn, as Nomad's Go
 /// client does, so `localhost` works with an agent on 127.0.0.1 wherever ::1 comes first
-/// (the order itself is proven by a unit test in src/probe.rs, since this machine's
+/// (the order itself is proven by a unit test in src/probe/mod.rs, since this machine's
 /// resolver may not list ::1 at all).
 #[test]
 fn localhost_reaches_an_agent_on_127_0_0_1() {
