@@ -17,6 +17,7 @@ pub mod migrate;
 pub mod passphrase;
 pub mod picker;
 pub mod pkcs12;
+pub mod platform;
 pub mod probe;
 pub mod process_guard;
 pub mod runtime;

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
+use crate::platform;
 use crate::trust::{ANY_ACCESS, Private};
 
 /// The longest line read as a passphrase.
@@ -30,10 +31,7 @@ pub fn person_present() -> bool {
 }
 
 fn open_tty() -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
+    platform::open_terminal()
 }
 
 /// Asks on the terminal with echo off; with `again`, asks a second time and requires the
@@ -86,27 +84,14 @@ pub fn warn_if_short(passphrase: &str) {
 /// cancels here (the terminal restored) instead of killing nomadctx with echo still off.
 /// Backspace and Ctrl-U edit the line as the terminal would.
 fn ask(tty: &std::fs::File, prompt: &str) -> Result<Zeroizing<String>> {
-    use nix::sys::termios::{LocalFlags, SetArg, SpecialCharacterIndices, tcgetattr, tcsetattr};
-    let original = tcgetattr(tty).context("could not configure the terminal")?;
-    let mut keys = original.clone();
-    keys.local_flags
-        .remove(LocalFlags::ECHO | LocalFlags::ICANON | LocalFlags::ISIG);
-    keys.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
-    keys.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
-    tcsetattr(tty, SetArg::TCSAFLUSH, &keys).context("could not turn off echo")?;
-    let line = (|| -> Result<Zeroizing<String>> {
+    platform::keys_without_echo(tty, |erase| {
         let mut writer = tty;
         write!(writer, "{prompt}")?;
         writer.flush()?;
-        let line = read_keys(
-            &mut &*tty,
-            original.control_chars[SpecialCharacterIndices::VERASE as usize],
-        );
+        let line = read_keys(&mut &*tty, erase);
         writeln!(writer)?;
         line
-    })();
-    let _ = tcsetattr(tty, SetArg::TCSANOW, &original);
-    line
+    })
 }
 
 /// Ctrl-C, Ctrl-D, Ctrl-U, and the two bytes terminals send for Backspace.
@@ -205,12 +190,7 @@ pub fn from_file() -> Result<Option<Zeroizing<String>>> {
 /// Standard input without std's buffer, which would keep a copy of what it read for as
 /// long as the process runs.
 fn raw_stdin() -> Result<std::fs::File> {
-    use std::os::fd::AsFd;
-    let fd = std::io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .context("could not read standard input")?;
-    Ok(std::fs::File::from(fd))
+    platform::unbuffered_stdin().context("could not read standard input")
 }
 
 /// Reads up to a line break, a byte at a time (so nothing past the line is consumed and no

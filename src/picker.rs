@@ -1,7 +1,7 @@
 //! Choosing a context on the terminal: fzf when it is installed (as kubectx does), else a
 //! numbered menu. Both talk to /dev/tty, so the choice works inside `eval "$(...)"`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -82,11 +82,7 @@ fn with_fzf(fzf: &Path, lines: &[(String, String)]) -> Result<String> {
 }
 
 fn with_menu(config: &Config, lines: &[(String, String)]) -> Result<String> {
-    let tty = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .context("could not open the terminal (/dev/tty) for the picker; name a context instead: `nomadctx use NAME`")?;
+    let tty = crate::platform::open_terminal().context("could not open the terminal (/dev/tty) for the picker; name a context instead: `nomadctx use NAME`")?;
     let mut out = tty.try_clone().context("could not use the terminal")?;
     let mut input = BufReader::new(tty);
     let width = lines.iter().map(|(n, _)| n.len()).max().unwrap_or(0);

@@ -2,17 +2,17 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::context::non_empty_env;
+use crate::platform;
 use crate::secret::Secret;
 use crate::shell_process::ShellProcess;
 use crate::store::{create_private_dir, remove_if_present};
 use crate::trust::{ANY_ACCESS, Private, SHARED_WRITE};
-use zeroize::Zeroizing;
 
 /// Per-shell key files: `key-PID-START-PIDNS-NAME-….pem`, after the shell that ran `use`.
 const USE_KEY_PREFIX: &str = "key-";
@@ -85,7 +85,11 @@ impl RuntimeDir {
             XDG_RUNTIME_DIR.check_dir_itself(&xdg)?;
             return at(xdg.join("nomadctx"));
         }
-        let user_dir = |parent: &Path| parent.join(format!("nomadctx-{}", nix::unistd::getuid()));
+        let user_dir = |parent: &Path| match platform::user_id() {
+            Some(uid) => parent.join(format!("nomadctx-{uid}")),
+            // Windows: %TEMP% is the user's own.
+            None => parent.join("nomadctx"),
+        };
         if is_memory_backed(Path::new(SHM)) {
             return at(user_dir(Path::new(SHM)));
         }
@@ -249,6 +253,7 @@ impl UseKeys {
 #[cfg(target_os = "linux")]
 fn keys_in_use() -> std::collections::HashSet<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
+    use zeroize::Zeroizing;
     const VAR: &[u8] = b"NOMAD_CLIENT_KEY=";
     let Ok(procs) = fs::read_dir("/proc") else {
         return Default::default();
@@ -301,12 +306,8 @@ fn write_private_file(dir: &Path, stem: &str, secret: &Secret) -> Result<PathBuf
             "{stem}-{}-{nanos:09}-{attempt}.pem",
             std::process::id()
         ));
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-            .open(&path);
+        let file =
+            platform::private_file(fs::OpenOptions::new().write(true).create_new(true)).open(&path);
         match file {
             // No fsync: the file lives in memory (the runtime dir) or, where only a disk is
             // left, is better never written back at all than forced onto it; readers see
@@ -371,10 +372,23 @@ impl ChildKey {
         Ok(Self { path, _memfd: file })
     }
 
-    /// Elsewhere: a 0600 file in the private runtime directory, removed on drop.
+    /// Elsewhere: a 0600 file in the private runtime directory (on macOS in the per-user
+    /// `$TMPDIR`, on Windows in `%TEMP%`), removed on drop and, should nomadctx die of a
+    /// signal before that, by the signal's handler. Files of an `exec` killed outright
+    /// (SIGKILL, `taskkill /F`) are removed by the next one.
     #[cfg(not(target_os = "linux"))]
     pub fn new(pem: &Secret) -> Result<Self> {
-        let file = write_private_file(&runtime_dir()?, "exec-key", pem)?;
+        let dir = runtime_dir()?;
+        sweep_exec_keys(&dir);
+        let mut live = LIVE_KEY_FILES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let file = write_private_file(
+            &dir,
+            &format!("{EXEC_KEY_PREFIX}{}", std::process::id()),
+            pem,
+        )?;
+        live.push(file.clone());
         Ok(Self {
             path: file.display().to_string(),
             file,
@@ -389,7 +403,56 @@ impl ChildKey {
 #[cfg(not(target_os = "linux"))]
 impl Drop for ChildKey {
     fn drop(&mut self) {
+        let mut live = LIVE_KEY_FILES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let _ = fs::remove_file(&self.file);
+        live.retain(|f| *f != self.file);
+    }
+}
+
+/// `exec`'s key files: `exec-key-PID-….pem`, after the nomadctx that wrote them.
+#[cfg(not(target_os = "linux"))]
+const EXEC_KEY_PREFIX: &str = "exec-key-";
+
+/// The key files of this process's `exec`, for a signal handler to remove before nomadctx
+/// dies of the signal. The lock is held while a file is created, so a signal either finds
+/// it listed or comes before it exists.
+static LIVE_KEY_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes the key files this process handed to commands: nomadctx is about to end of a
+/// signal, before their commands ran or with none running. (On Linux there are none: the
+/// key is in memory.)
+pub fn remove_child_key_files() {
+    let live = LIVE_KEY_FILES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    for file in live.iter() {
+        let _ = fs::remove_file(file);
+    }
+}
+
+/// Removes the key files of `exec` runs that have ended without removing them (killed
+/// outright). Best effort: a file that stays is swept by a later run.
+#[cfg(not(target_os = "linux"))]
+fn sweep_exec_keys(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(EXEC_KEY_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && pid != 0
+            && platform::has_exited(pid)
+        {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 

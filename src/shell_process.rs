@@ -29,7 +29,7 @@ impl ShellProcess {
     /// pipe is followed: /dev/null or a file may well be the shell's own output too.
     #[cfg(target_os = "linux")]
     pub fn calling() -> Self {
-        let mut pid = nix::unistd::getppid().as_raw().unsigned_abs();
+        let mut pid = crate::platform::parent_pid();
         let mut stat = ProcStat::read(pid);
         if let Some(ours) = stdout_file("self").filter(|f| f.is_pipe) {
             for _ in 0..MAX_HOPS {
@@ -53,7 +53,7 @@ impl ShellProcess {
     #[cfg(not(target_os = "linux"))]
     pub fn calling() -> Self {
         Self {
-            pid: nix::unistd::getppid().as_raw().unsigned_abs(),
+            pid: crate::platform::parent_pid(),
             start: 0,
             pid_ns: 0,
         }
@@ -77,13 +77,8 @@ impl ShellProcess {
 
     #[cfg(not(target_os = "linux"))]
     pub fn has_exited(&self) -> bool {
-        let Ok(pid) = i32::try_from(self.pid) else {
-            return false;
-        };
         // Pid 0 would ask about our own process group.
-        pid > 0
-            && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-                == Err(nix::errno::Errno::ESRCH)
+        self.pid > 0 && crate::platform::has_exited(self.pid)
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::{Context, non_empty_env, validate_name};
 use crate::keychain::Backend;
+use crate::platform;
 use crate::trust::{MOVE_IT_AWAY, Private, SHARED_WRITE};
 use crate::unlock_cache::{DEFAULT_TTL, parse_duration};
 
@@ -140,7 +141,8 @@ pub struct Store {
 /// Holds the store's lock until dropped; writers take it around read-modify-write.
 #[derive(Debug)]
 pub struct Lock {
-    _file: nix::fcntl::Flock<File>,
+    /// Locked with `File::lock` (flock on Unix, LockFileEx on Windows); closing it unlocks.
+    _file: File,
 }
 
 impl Store {
@@ -270,9 +272,9 @@ impl Store {
     /// moment during a change, or after one cut short). A reader never writes a link.
     pub fn links_current(&self, ctx: &Context) -> bool {
         let names = |file: Option<PathBuf>, link: Option<PathBuf>| match (file, link) {
-            (Some(file), Some(link)) => {
-                fs::read_link(link).ok().as_deref() == file.file_name().map(Path::new)
-            }
+            (Some(file), Some(link)) => file
+                .file_name()
+                .is_some_and(|target| platform::links_to(&link, target)),
             _ => true,
         };
         let (ca, client) = self.cert_links(ctx);
@@ -297,7 +299,7 @@ impl Store {
                 .and_then(Path::file_name)
             {
                 Some(target) => {
-                    if fs::read_link(&link).ok().as_deref() != Some(Path::new(target)) {
+                    if !platform::links_to(&link, target) {
                         replace_link(Path::new(target), &link)?;
                     }
                 }
@@ -349,31 +351,27 @@ impl Store {
 
     /// Takes the exclusive lock that serialises writers (and creates the directory).
     pub fn lock(&self) -> Result<Lock> {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         // Checked before anything is created in it, and again once it exists: a directory
         // others can write may hold a `.lock` symlink to a file of their choosing.
         CONFIG_DIR.check_dir_or_parent(&self.root)?;
         self.ensure_root()?;
         CONFIG_DIR.check_dir(&self.root)?;
         let path = self.root.join(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags((nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK).bits())
-            .open(&path)
-            .or_else(|e| {
-                // A symlink or a pipe there says more than ELOOP or ENXIO would.
-                LOCK_FILE.check_file_at(&path)?;
-                Err(e).with_context(|| format!("could not open lock file {}", path.display()))
-            })?;
+        let file = platform::private_file_nonblocking(
+            OpenOptions::new().create(true).truncate(false).write(true),
+        )
+        .open(&path)
+        .or_else(|e| {
+            // A symlink or a pipe there says more than ELOOP or ENXIO would.
+            LOCK_FILE.check_file_at(&path)?;
+            Err(e).with_context(|| format!("could not open lock file {}", path.display()))
+        })?;
         LOCK_FILE.check_file(&path, &file)?;
         // Older versions made it 0644; nobody else needs to open it to hold writers up.
-        file.set_permissions(fs::Permissions::from_mode(0o600))
+        platform::make_private(&file)
             .with_context(|| format!("could not make {} private", path.display()))?;
-        let file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, errno)| anyhow!("could not lock {}: {errno}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("could not lock {}", path.display()))?;
         Ok(Lock { _file: file })
     }
 
@@ -562,10 +560,8 @@ pub fn list_dir(dir: &Path) -> Result<Vec<String>> {
 
 /// Creates `dir` (and parents) with mode 0700 for the parts it creates.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
+    platform::private_dir()
         .recursive(true)
-        .mode(0o700)
         .create(dir)
         .with_context(|| format!("could not create directory {}", dir.display()))
 }
@@ -583,18 +579,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// As [`write_atomic`], in a directory that must exist: the new file (0600) takes the
 /// place of whatever directory entry `path` is, so callers check what they replace.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = path
         .parent()
         .ok_or_else(|| anyhow!("{} has no parent", path.display()))?;
     let file_name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let written = (|| -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut file =
+            platform::private_file(OpenOptions::new().write(true).create_new(true)).open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)
@@ -605,7 +597,7 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     // The new file is in place; a directory that cannot be synced does not undo that, and
     // callers must not act as if it had (a change would roll back what the config names).
-    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+    if let Err(e) = platform::sync_dir(dir) {
         crate::text::warn(&format!(
             "{} is written but {} could not be synced to disk: {e}",
             path.display(),
@@ -629,7 +621,8 @@ pub fn remove_if_present(path: &Path) -> Result<()> {
 pub const CA_LINK: &str = "ca.pem";
 pub const CLIENT_LINK: &str = "client.pem";
 
-/// Makes `link` a symlink to `target` in one step (a new link renamed over the old one).
+/// Makes `link` name `target` in one step (a new link renamed over the old one): a symlink
+/// on Unix, a copy on Windows (see [`platform::link`]).
 fn replace_link(target: &Path, link: &Path) -> Result<()> {
     let dir = link
         .parent()
@@ -637,7 +630,7 @@ fn replace_link(target: &Path, link: &Path) -> Result<()> {
     let file_name = link.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let _ = fs::remove_file(&tmp);
-    let made = std::os::unix::fs::symlink(target, &tmp).and_then(|()| fs::rename(&tmp, link));
+    let made = platform::link(target.as_os_str(), &tmp).and_then(|()| fs::rename(&tmp, link));
     if let Err(e) = made {
         let _ = fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("could not link {}", link.display()));

@@ -3,10 +3,11 @@
 //! user controls (the rules OpenSSH's StrictModes applies to ~/.ssh).
 
 use std::fs::{self, Metadata};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
+
+use crate::platform;
 
 /// The sticky bit: in a directory with it (as /tmp), only an entry's owner may rename or
 /// remove the entry, so others writing there cannot swap what is ours.
@@ -121,13 +122,14 @@ impl Private {
     }
 
     fn check_owner(&self, path: &Path, meta: &Metadata) -> Result<()> {
-        let uid = nix::unistd::getuid().as_raw();
-        if meta.uid() != uid {
+        let (Some(owner), Some(uid)) = (platform::owner(meta), platform::user_id()) else {
+            return Ok(());
+        };
+        if owner != uid {
             bail!(
-                "{} {} belongs to user id {}, not to you ({uid}), so {}; {}",
+                "{} {} belongs to user id {owner}, not to you ({uid}), so {}; {}",
                 self.what,
                 path.display(),
-                meta.uid(),
                 self.at_stake,
                 self.not_yours
             );
@@ -136,7 +138,9 @@ impl Private {
     }
 
     fn check_mode(&self, path: &Path, meta: &Metadata) -> Result<()> {
-        let mode = meta.permissions().mode() & 0o7777;
+        let Some(mode) = platform::mode(meta) else {
+            return Ok(());
+        };
         if mode & self.forbidden != 0 {
             bail!(
                 "{} {} has mode {:03o}, open to other users, so {}; run `chmod {:03o} {}`",
@@ -177,8 +181,10 @@ fn check_ancestors(path: &Path) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     // In a user namespace every other user shows as the overflow id: such a directory is
     // taken for root's only above the topmost one of yours (your home), never below it.
-    let uid = nix::unistd::getuid().as_raw();
-    let topmost_own = above.iter().rposition(|(_, meta)| meta.uid() == uid);
+    let uid = platform::user_id();
+    let topmost_own = above
+        .iter()
+        .rposition(|(_, meta)| uid.is_some() && platform::owner(meta) == uid);
     above.iter().enumerate().try_for_each(|(i, (dir, meta))| {
         let unmapped = if topmost_own.is_some_and(|own| i > own) {
             Unmapped::Trusted
@@ -208,18 +214,19 @@ fn check_above(dir: &Path) -> Result<()> {
 /// A directory (or symlink) above nomadctx's own: yours or root's, and writable by nobody
 /// else unless sticky.
 fn check_above_meta(path: &Path, meta: &Metadata, unmapped: Unmapped) -> Result<()> {
-    let uid = nix::unistd::getuid().as_raw();
-    if meta.uid() != uid
-        && meta.uid() != 0
-        && !(unmapped == Unmapped::Trusted && is_unmapped(meta.uid()))
-    {
+    let (Some(uid), Some(owner), Some(mode)) = (
+        platform::user_id(),
+        platform::owner(meta),
+        platform::mode(meta),
+    ) else {
+        return Ok(());
+    };
+    if owner != uid && owner != 0 && !(unmapped == Unmapped::Trusted && is_unmapped(owner)) {
         bail!(
-            "{} belongs to user id {}, who could swap what nomadctx keeps below it for their own; keep nomadctx's directories on a path of yours",
+            "{} belongs to user id {owner}, who could swap what nomadctx keeps below it for their own; keep nomadctx's directories on a path of yours",
             path.display(),
-            meta.uid()
         );
     }
-    let mode = meta.permissions().mode() & 0o7777;
     if meta.is_dir() && mode & SHARED_WRITE != 0 && mode & STICKY == 0 {
         bail!(
             "{} has mode {:03o}: other users may rename what is in it and swap nomadctx's files for their own; run `chmod go-w {}`",

@@ -8,6 +8,7 @@ use anyhow::Result;
 use zeroize::Zeroizing;
 
 /// The key's description: `nomadctx:STORE:identity`, so each configuration unlocks alone.
+#[cfg(target_os = "linux")]
 fn description(store_id: &str) -> String {
     format!("nomadctx:{store_id}:identity")
 }

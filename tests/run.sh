@@ -75,4 +75,10 @@ if ! unshare --user --map-current-user true 2>/dev/null; then
   exit 1
 fi
 
+# windows.rs cross-builds nomadctx for Windows and runs it under Wine.
+if ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
+  say "adding the Rust target x86_64-pc-windows-gnu (rustup)"
+  rustup target add x86_64-pc-windows-gnu
+fi
+
 exec cargo test --locked "$@"

@@ -258,7 +258,6 @@ fn remove_key_file(name: &str, key: &Path, keychain: &Keychain) -> Result<()> {
 /// nomadctx said it is gone; such a key file is left to the user, and said so before
 /// anything is added.
 fn key_file_removable(name: &str, key: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::symlink_metadata(key).with_context(|| {
         format!(
             "context {name:?}: could not inspect key file {}",
@@ -275,11 +274,10 @@ fn key_file_removable(name: &str, key: &Path) -> Result<()> {
             key.display()
         );
     }
-    if meta.nlink() > 1 {
+    if let Some(links) = crate::platform::link_count(&meta).filter(|n| *n > 1) {
         bail!(
-            "context {name:?}: --remove-key-file: {} has {} hard links, and the key would stay in the others; remove those yourself, or drop --remove-key-file",
+            "context {name:?}: --remove-key-file: {} has {links} hard links, and the key would stay in the others; remove those yourself, or drop --remove-key-file",
             key.display(),
-            meta.nlink()
         );
     }
     Ok(())

@@ -1,11 +1,9 @@
 //! `nomadctx exec`: run one command in a context and exit with its status.
 
-use std::ffi::{CStr, CString, OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use zeroize::Zeroizing;
 
 use crate::cli::ExecArgs;
 use crate::cmd::{App, Secrets, print};
@@ -13,7 +11,7 @@ use crate::context::{EnvVar, environment, matches_pattern};
 use crate::keychain::Keychain;
 use crate::runtime::ChildKey;
 use crate::store::Config;
-use crate::supervise::{KILLED_BY_SIGNAL, NOT_FOUND, Supervisor};
+use crate::supervise::{ChildEnv, KILLED_BY_SIGNAL, NOT_FOUND, Supervisor};
 
 pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
     let config = app.load()?;
@@ -111,7 +109,7 @@ pub struct Run<'a> {
 impl Run<'_> {
     /// Runs the command with `name`'s variables (and `extra` ones) and returns its exit code.
     pub fn in_context(&self, name: &str, extra: &[EnvVar]) -> Result<u8> {
-        self.supervisor.idle();
+        self.supervisor.idle()?;
         let context = self.config.get(name)?.clone();
         let (context, secrets) = Secrets::fetch(&self.app.store, self.keychain, name, context)?;
         let context = &context;
@@ -128,58 +126,25 @@ impl Run<'_> {
         // set them; the user's other NOMAD_* settings (NOMAD_CLI_NO_COLOR, …) pass, as with
         // `use`.
         let ours = environment(name, context, &materials);
-        let mut env = Vec::new();
+        let mut env = ChildEnv::default();
         for (var, value) in std::env::vars_os() {
             let inherited = var.to_string_lossy();
             if !ours.iter().chain(extra).any(|(v, _)| *v == inherited) {
-                env.push(EnvEntry::new(var.as_bytes(), value.as_bytes())?);
+                env.push(&var, &value)?;
             }
         }
         for (var, value) in ours.iter().chain(extra) {
             if let Some(value) = value {
-                env.push(EnvEntry::new(var.as_bytes(), value.as_bytes())?);
+                env.push(OsStr::new(var), OsStr::new(value.as_str()))?;
             }
         }
         drop(ours);
         drop(secrets);
-        let mut argv = vec![c_string(self.program.as_bytes())?];
-        for arg in self.args {
-            argv.push(c_string(arg.as_bytes())?);
-        }
-        let code = self.supervisor.run(self.path, &argv, env, self.program)?;
+        let code = self
+            .supervisor
+            .run(self.path, self.program, self.args, env)?;
         // The key stays readable until the command (and whatever it waited for) has finished.
         drop(key);
         Ok(code)
     }
-}
-
-/// One `NAME=value` of the child's environment, NUL-terminated, in a buffer that is wiped
-/// when dropped: the token is among them, and std's `Command` would keep unwiped copies.
-struct EnvEntry(Zeroizing<Vec<u8>>);
-
-impl EnvEntry {
-    fn new(var: &[u8], value: &[u8]) -> Result<Self> {
-        if var.contains(&0) || value.contains(&0) {
-            bail!(
-                "the environment variable {} holds a NUL byte",
-                String::from_utf8_lossy(var)
-            );
-        }
-        let mut entry = Zeroizing::new(Vec::with_capacity(var.len() + value.len() + 2));
-        entry.extend_from_slice(var);
-        entry.push(b'=');
-        entry.extend_from_slice(value);
-        entry.push(0);
-        Ok(Self(entry))
-    }
-}
-
-impl AsRef<CStr> for EnvEntry {
-    fn as_ref(&self) -> &CStr {
-        CStr::from_bytes_with_nul(&self.0).expect("checked for NUL bytes in EnvEntry::new")
-    }
-}
-
-fn c_string(bytes: &[u8]) -> Result<CString> {
-    CString::new(bytes).context("an argument holds a NUL byte")
 }

@@ -106,19 +106,12 @@ fn output_path(given: &Path) -> Result<PathBuf> {
 }
 
 fn describe(kind: std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
     if kind.is_symlink() {
         "a symlink"
     } else if kind.is_dir() {
         "a directory"
-    } else if kind.is_block_device() || kind.is_char_device() {
-        "a device"
-    } else if kind.is_fifo() {
-        "a named pipe"
-    } else if kind.is_socket() {
-        "a socket"
     } else {
-        "something else"
+        crate::platform::special_kind(kind).unwrap_or("something else")
     }
 }
 

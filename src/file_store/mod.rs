@@ -285,12 +285,7 @@ impl FileStore {
 /// A file of the store's, `None` when it does not exist; it must be a regular file of the
 /// user's that nobody else may read.
 fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(path)
-    {
+    let file = match crate::platform::no_follow(fs::OpenOptions::new().read(true)).open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => {

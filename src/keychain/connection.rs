@@ -91,15 +91,11 @@ impl Keychain {
             Connection::File(store) => store.get(account).map_err(Failure::File),
             #[cfg(not(target_os = "linux"))]
             Connection::Core(store) => {
-                let entry = self.entry(&store, account, None)?;
+                let entry = self.entry(&store, account)?;
+                // An item deleted meanwhile is NoEntry here, as one never stored.
                 match self.bounded(move || entry.get_secret().map_err(Failure::Keyring)) {
                     Ok(bytes) => Ok(Some(Secret::new(bytes))),
                     Err(Failure::Keyring(KeyringError::NoEntry)) => Ok(None),
-                    Err(Failure::Keyring(KeyringError::PlatformFailure(e)))
-                        if vanished(&e.to_string()) =>
-                    {
-                        Ok(None)
-                    }
                     Err(failure) => Err(failure),
                 }
             }

@@ -24,3 +24,4 @@ mod quoting;
 mod secret_service;
 mod session;
 mod shells;
+mod windows;

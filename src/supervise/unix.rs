@@ -1,30 +1,23 @@
-//! Runs a command as nomadctx's child: starts it, passes signals and job control on to it,
-//! and reports how it ended.
+//! Unix: posix_spawn, a wiped environment block, signals passed on and job control followed.
 
 use std::cell::OnceCell;
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use nix::errno::Errno;
 use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
 use nix::sys::signal::{SigSet, Signal, kill, raise};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use signal_hook::iterator::exfiltrator::WithOrigin;
-use signal_hook::iterator::{Handle, SignalsInfo};
+use signal_hook::iterator::Handle;
 use signal_hook::low_level::emulate_default_handler;
-use signal_hook::low_level::siginfo::{Cause, Origin};
+use zeroize::Zeroizing;
 
+use super::{KILLED_BY_SIGNAL, NOT_EXECUTABLE, NOT_FOUND};
 use crate::process_guard::with_user_core_limit;
-
-/// What a shell reports for a command it cannot find, or cannot run.
-pub const NOT_FOUND: u8 = 127;
-pub const NOT_EXECUTABLE: u8 = 126;
-/// Exit codes from 129 up mean the command was killed by a signal.
-pub const KILLED_BY_SIGNAL: u8 = 128;
 
 /// Every signal nomadctx passes on to its command: all that a process can catch, except
 /// those that report a fault of nomadctx's own (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP,
@@ -95,31 +88,41 @@ impl Default for Supervisor {
 }
 
 impl Supervisor {
-    /// Until the next command starts, signals act as if nomadctx had no command.
-    pub fn idle(&self) {
+    /// Until the next command starts, signals act as if nomadctx had no command. Signals are
+    /// caught from here on, before the key for the command is written anywhere, so that one
+    /// arriving while the key is fetched removes the key file before nomadctx ends.
+    pub fn idle(&self) -> Result<()> {
         self.set(State::Idle);
-    }
-
-    /// Starts the command at `path` with posix_spawn (SIGPIPE back to default, which Rust
-    /// ignores; signals the user ignored, as nohup does, still ignored; an empty signal mask;
-    /// and the user's core size limit), wipes the environment block, and waits for the command. It
-    /// returns the command's exit code, 128+N when signal N killed it, and 126 or 127 (as a
-    /// shell does) when it could not be started.
-    ///
-    /// Job control follows the command: when it stops, nomadctx stops too, and when nomadctx
-    /// is continued, it continues the command (see [`stop_with`]).
-    pub fn run<E: AsRef<CStr>>(
-        &self,
-        path: &Path,
-        argv: &[CString],
-        env: Vec<E>,
-        program: &OsStr,
-    ) -> Result<u8> {
         if self.forwarder.get().is_none() {
             let _ = self
                 .forwarder
                 .set(Forwarder::start(Arc::clone(&self.state))?);
         }
+        Ok(())
+    }
+
+    /// Starts the command at `path` with posix_spawn (SIGPIPE back to default, which Rust
+    /// ignores; signals the user ignored, as nohup does, still ignored; an empty signal mask;
+    /// and the user's core size limit), wipes the environment block, and waits for the
+    /// command. It returns the command's exit code, 128+N when signal N killed it, and 126
+    /// or 127 (as a shell does) when it could not be started. `program` is the command's
+    /// argv[0], as the user named it.
+    ///
+    /// Job control follows the command: when it stops, nomadctx stops too, and when nomadctx
+    /// is continued, it continues the command (see [`stop_with`]).
+    pub fn run(
+        &self,
+        path: &Path,
+        program: &OsStr,
+        args: &[OsString],
+        env: ChildEnv,
+    ) -> Result<u8> {
+        self.idle()?;
+        let argv = std::iter::once(program)
+            .chain(args.iter().map(OsString::as_os_str))
+            .map(|arg| CString::new(arg.as_encoded_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .context("an argument holds a NUL byte")?;
         let mut attr = PosixSpawnAttr::init().context("could not prepare to start the command")?;
         // Rust ignores SIGPIPE for itself; the command gets the default back. Signals the
         // user ignored (nohup, `trap '' HUP`) stay ignored, as exec leaves them; the ones
@@ -141,7 +144,8 @@ impl Supervisor {
         // meanwhile waits for the command rather than acting on nomadctx alone.
         let spawned = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            let spawned = with_user_core_limit(|| posix_spawn(path, &actions, &attr, argv, &env));
+            let spawned =
+                with_user_core_limit(|| posix_spawn(path, &actions, &attr, &argv, &env.0));
             if let Ok(pid) = spawned {
                 *state = State::Running(pid);
             }
@@ -180,6 +184,54 @@ impl Drop for Supervisor {
     }
 }
 
+/// The command's environment: `NAME=value` entries, NUL-terminated, in buffers wiped when
+/// dropped (the token is among them, and std's `Command` would keep unwiped copies).
+#[derive(Debug, Default)]
+pub struct ChildEnv(Vec<EnvEntry>);
+
+impl ChildEnv {
+    pub fn push(&mut self, var: &OsStr, value: &OsStr) -> Result<()> {
+        let (var, value) = (var.as_encoded_bytes(), value.as_encoded_bytes());
+        if var.contains(&0) || value.contains(&0) {
+            bail!(
+                "the environment variable {} holds a NUL byte",
+                String::from_utf8_lossy(var)
+            );
+        }
+        let mut entry = Zeroizing::new(Vec::with_capacity(var.len() + value.len() + 2));
+        entry.extend_from_slice(var);
+        entry.push(b'=');
+        entry.extend_from_slice(value);
+        entry.push(0);
+        self.0.push(EnvEntry(entry));
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct EnvEntry(Zeroizing<Vec<u8>>);
+
+impl AsRef<CStr> for EnvEntry {
+    fn as_ref(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.0).expect("checked for NUL bytes in ChildEnv::push")
+    }
+}
+
+/// Who sent a signal, as far as nomadctx can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_os = "linux"),
+    expect(dead_code, reason = "only Linux's siginfo names the sender")
+)]
+enum Sender {
+    /// The kernel: a terminal's keys (Ctrl-C, Ctrl-Z, Ctrl-\), a hang-up, a resize. These
+    /// go to the whole foreground process group, the command included.
+    Kernel,
+    Process(u32),
+    /// Not known: only Linux tells (siginfo's si_code and si_pid; macOS leaves si_code 0).
+    Unknown,
+}
+
 impl Forwarder {
     fn start(state: Arc<Mutex<State>>) -> Result<Self> {
         // A parent that ignores SIGCHLD passes that on, and the kernel would then reap the
@@ -195,15 +247,10 @@ impl Forwarder {
             .iter()
             .filter(|s| !ignored.contains(**s))
             .map(|s| *s as i32);
-        let mut signals = SignalsInfo::<WithOrigin>::new(forwarded)
-            .context("could not set up signal forwarding")?;
-        let handle = signals.handle();
-        let thread = std::thread::spawn(move || {
-            for origin in signals.forever() {
-                let now = *state.lock().unwrap_or_else(PoisonError::into_inner);
-                act_on(&origin, now);
-            }
-        });
+        let (handle, thread) = listen(forwarded, move |signal, sender| {
+            let now = *state.lock().unwrap_or_else(PoisonError::into_inner);
+            act_on(signal, sender, now);
+        })?;
         Ok(Self {
             handle,
             thread: Some(thread),
@@ -211,12 +258,54 @@ impl Forwarder {
     }
 }
 
+/// Calls `act` on a thread of its own for each of `signals` that arrives, with its sender.
+#[cfg(target_os = "linux")]
+fn listen(
+    signals: impl IntoIterator<Item = i32>,
+    act: impl Fn(i32, Sender) + Send + 'static,
+) -> Result<(Handle, JoinHandle<()>)> {
+    use signal_hook::iterator::SignalsInfo;
+    use signal_hook::iterator::exfiltrator::WithOrigin;
+    use signal_hook::low_level::siginfo::Cause;
+    let mut signals =
+        SignalsInfo::<WithOrigin>::new(signals).context("could not set up signal forwarding")?;
+    let handle = signals.handle();
+    let thread = std::thread::spawn(move || {
+        for origin in signals.forever() {
+            let sender = match (origin.cause, &origin.process) {
+                (Cause::Sent(_), Some(process)) => Sender::Process(process.pid.unsigned_abs()),
+                (Cause::Sent(_), None) => Sender::Unknown,
+                _ => Sender::Kernel,
+            };
+            act(origin.signal, sender);
+        }
+    });
+    Ok((handle, thread))
+}
+
+/// Elsewhere the sender is not known.
+#[cfg(not(target_os = "linux"))]
+fn listen(
+    signals: impl IntoIterator<Item = i32>,
+    act: impl Fn(i32, Sender) + Send + 'static,
+) -> Result<(Handle, JoinHandle<()>)> {
+    let mut signals = signal_hook::iterator::Signals::new(signals)
+        .context("could not set up signal forwarding")?;
+    let handle = signals.handle();
+    let thread = std::thread::spawn(move || {
+        for signal in signals.forever() {
+            act(signal, Sender::Unknown);
+        }
+    });
+    Ok((handle, thread))
+}
+
 /// The signals nomadctx was started with ignored (`nohup`, `trap '' INT` in a script; also
-/// SIGPIPE, which Rust ignores on its own and nomadctx does not forward). Linux tells in /proc/self/status; elsewhere
-/// reading a disposition takes unsafe code, and none counts as ignored.
+/// SIGPIPE, which Rust ignores on its own and nomadctx does not forward), as Linux tells in
+/// /proc/self/status.
+#[cfg(target_os = "linux")]
 fn ignored_by_parent() -> SigSet {
     let mut ignored = SigSet::empty();
-    #[cfg(target_os = "linux")]
     if let Some(mask) = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
@@ -233,40 +322,55 @@ fn ignored_by_parent() -> SigSet {
     ignored
 }
 
-/// What a signal that reached nomadctx does, given where nomadctx is.
-fn act_on(origin: &Origin, state: State) {
-    let Ok(signal) = Signal::try_from(origin.signal) else {
+/// Elsewhere reading a disposition takes unsafe code, and none counts as ignored.
+#[cfg(not(target_os = "linux"))]
+fn ignored_by_parent() -> SigSet {
+    SigSet::empty()
+}
+
+/// What a signal that reached nomadctx does, given who sent it and where nomadctx is.
+fn act_on(raw: i32, sender: Sender, state: State) {
+    let Ok(signal) = Signal::try_from(raw) else {
         return;
     };
-    let sender = match origin.cause {
-        Cause::Sent(_) => origin.process.as_ref().map(|p| p.pid),
-        _ => None,
-    };
     // nomadctx's own: abort(), which goes on to end the process by itself.
-    if sender == Some(std::process::id() as i32) {
+    if sender == Sender::Process(std::process::id()) {
         return;
     }
     match state {
+        // nomadctx ends as the signal says, without a key file left behind.
         State::Idle => {
-            let _ = emulate_default_handler(origin.signal);
+            crate::runtime::remove_child_key_files();
+            let _ = emulate_default_handler(raw);
         }
-        // A terminal's signals (Ctrl-C, Ctrl-Z, Ctrl-\, a hang-up, a resize) come from the
-        // kernel to the whole foreground process group, the command included: passing them
-        // on would deliver them twice. So would bouncing back what the command sent to us
-        // (`kill 0`, `kill $PPID`). Everything else was meant for the command.
-        State::Running(child) => {
-            if sender.is_some_and(|pid| pid != child.as_raw()) {
-                let _ = kill(child, signal);
-            }
+        State::Running(child) if passes_on(signal, sender, child) => {
+            let _ = kill(child, signal);
         }
+        State::Running(_) => {}
         // Stopping still works once the command has ended: a background nomadctx that
         // writes to the terminal under `stty tostop` must stop, not retry forever.
         State::Finished
             if matches!(signal, Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU) =>
         {
-            let _ = emulate_default_handler(origin.signal);
+            let _ = emulate_default_handler(raw);
         }
         State::Finished => {}
+    }
+}
+
+/// Whether a signal nomadctx got while `child` runs is meant for the child. What the kernel
+/// sent for a terminal (Ctrl-C, Ctrl-Z, Ctrl-\, a hang-up, a resize) went to the whole
+/// foreground process group, the command included: passing it on would deliver it twice.
+/// So would bouncing back what the command sent to us (`kill 0`, `kill $PPID`). Everything
+/// else was meant for the command. Where the sender is not known (macOS), the rule of
+/// `system(3)` and sudo applies: SIGINT and SIGQUIT, which a terminal sends, are left to
+/// the terminal, and the rest is passed on (a terminal's SIGTSTP, SIGHUP or SIGWINCH then
+/// reaches the command twice, which stops, hangs up or redraws it no differently).
+fn passes_on(signal: Signal, sender: Sender, child: Pid) -> bool {
+    match sender {
+        Sender::Kernel => false,
+        Sender::Process(pid) => pid != child.as_raw().unsigned_abs(),
+        Sender::Unknown => !matches!(signal, Signal::SIGINT | Signal::SIGQUIT),
     }
 }
 
