@@ -3,10 +3,12 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
-use crate::shell::Shell;
+use crate::inputs::Settings;
+use crate::shell::{COMPLETION_SHELLS, Integration, Shell};
 
 /// The variable the completion scripts set when they ask nomadctx for candidates.
 pub const COMPLETE_VAR: &str = "NOMADCTX_COMPLETE";
@@ -347,6 +349,22 @@ pub struct ContextArgs {
     pub token_stdin: bool,
 }
 
+impl ContextArgs {
+    pub fn into_settings(self) -> Settings {
+        Settings {
+            address: self.address,
+            ca: self.ca,
+            cert: self.cert,
+            key: self.key,
+            region: self.region,
+            namespace: self.namespace,
+            tls_server_name: self.tls_server_name,
+            skip_verify: self.skip_verify,
+            token_stdin: self.token_stdin,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// Name of the new context: letters, digits, '.', '_' and '-', at most 64.
@@ -538,26 +556,20 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    #[arg(value_parser = completion_shells())]
+    pub shell: Shell,
+}
+
+/// bash, elvish, fish, powershell or zsh: the shells with a completion script.
+fn completion_shells() -> impl TypedValueParser<Value = Shell> {
+    PossibleValuesParser::new(COMPLETION_SHELLS.map(Shell::name))
+        .map(|name| Shell::from_str(&name, false).expect("one of COMPLETION_SHELLS"))
 }
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
     #[arg(value_enum)]
-    pub shell: InitShell,
-}
-
-/// The shells `init` writes a function for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InitShell {
-    Bash,
-    Zsh,
-    Fish,
-    #[value(alias = "pwsh")]
-    Powershell,
-    /// A `use_nomadctx` function for ~/.config/direnv/lib/.
-    Direnv,
+    pub shell: Integration,
 }
 
 #[derive(Debug, Args)]

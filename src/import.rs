@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
-use crate::cli::ContextArgs;
+use crate::inputs::Settings;
 use crate::secret::{Secret, parse_token};
 
 /// Fills the CA, certificate and key from a directory laid out by the guide's cfssl
 /// commands or by `nomad tls`. Agent certificates and CA keys never match these names.
-pub fn from_dir(settings: &mut ContextArgs, dir: &Path) -> Result<()> {
+pub fn from_dir(settings: &mut Settings, dir: &Path) -> Result<()> {
     let shown = dir.display();
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .with_context(|| format!("could not read directory {shown}"))?
@@ -76,7 +76,7 @@ fn is_nomad_tls_cli_cert(name: &str) -> bool {
 
 /// Fills what the command line left open from the NOMAD_* variables, the migration path
 /// from the guide's `~/.bash_profile`. Returns NOMAD_TOKEN when set.
-pub fn from_env(settings: &mut ContextArgs) -> Result<Option<Secret>> {
+pub fn from_env(settings: &mut Settings) -> Result<Option<Secret>> {
     // A value that is not UTF-8 is an error to report, not a variable to skip.
     let var = |name: &str| -> Result<Option<String>> {
         match std::env::var(name) {

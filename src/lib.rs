@@ -2,6 +2,7 @@
 //! targets under fuzz/ can reach the config, PEM and HTTP response parsers; there is no
 //! stable API.
 
+pub mod app;
 pub mod change;
 pub mod cli;
 pub mod cmd;
@@ -9,11 +10,14 @@ pub mod context;
 pub mod file_store;
 pub mod fork;
 pub mod import;
+pub mod inputs;
 #[cfg(target_os = "linux")]
 pub mod kernel_keyring;
 pub mod keychain;
 pub mod keychain_move;
+pub mod launch;
 pub mod migrate;
+pub mod output;
 pub mod passphrase;
 pub mod picker;
 pub mod pkcs12;

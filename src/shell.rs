@@ -17,6 +17,7 @@ pub enum Shell {
     Powershell,
     #[value(alias = "nushell")]
     Nu,
+    Elvish,
 }
 
 impl Shell {
@@ -29,6 +30,7 @@ impl Shell {
             Self::Fish => "fish",
             Self::Powershell => "powershell",
             Self::Nu => "nu",
+            Self::Elvish => "elvish",
         }
     }
 
@@ -47,16 +49,56 @@ impl Shell {
             "fish" => Self::Fish,
             "pwsh" | "powershell" | "pwsh.exe" | "powershell.exe" => Self::Powershell,
             "nu" => Self::Nu,
+            "elvish" => Self::Elvish,
             "" => bail!(
-                "$SHELL is not set, so nomadctx cannot tell which shell to print for; pass --shell bash|zsh|sh|fish|powershell|nu"
+                "$SHELL is not set, so nomadctx cannot tell which shell to print for; pass --shell bash|zsh|sh|fish|powershell|nu|elvish"
             ),
             other => bail!(
-                "$SHELL is {other:?}, a shell nomadctx does not know; pass --shell bash|zsh|sh|fish|powershell|nu"
+                "$SHELL is {other:?}, a shell nomadctx does not know; pass --shell bash|zsh|sh|fish|powershell|nu|elvish"
             ),
         };
         Ok(shell)
     }
 }
+
+/// What `nomadctx init` writes a function for: a shell, or direnv's stdlib (an .envrc's
+/// `use nomadctx NAME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integration {
+    Shell(Shell),
+    Direnv,
+}
+
+impl ValueEnum for Integration {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            Self::Shell(Shell::Bash),
+            Self::Shell(Shell::Zsh),
+            Self::Shell(Shell::Fish),
+            Self::Shell(Shell::Powershell),
+            Self::Direnv,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            Self::Shell(shell) => shell.to_possible_value(),
+            Self::Direnv => Some(
+                clap::builder::PossibleValue::new("direnv")
+                    .help("A `use_nomadctx` function for ~/.config/direnv/lib/"),
+            ),
+        }
+    }
+}
+
+/// The shells clap_complete writes a completion script for.
+pub const COMPLETION_SHELLS: [Shell; 5] = [
+    Shell::Bash,
+    Shell::Elvish,
+    Shell::Fish,
+    Shell::Powershell,
+    Shell::Zsh,
+];
 
 /// One statement per line, each ending in `;`, values quoted for `shell`.
 pub fn render(shell: Shell, vars: &[EnvVar]) -> String {
@@ -79,6 +121,8 @@ pub fn render(shell: Shell, vars: &[EnvVar]) -> String {
             (Shell::Powershell, None) => {
                 writeln!(out, "Remove-Item -ErrorAction SilentlyContinue Env:{name};")
             }
+            (Shell::Elvish, Some(v)) => writeln!(out, "set-env {name} {};", quote_elvish(v)),
+            (Shell::Elvish, None) => writeln!(out, "unset-env {name};"),
             (Shell::Nu, _) => unreachable!("nushell is rendered as JSON above"),
         };
     }
@@ -148,6 +192,12 @@ pub fn quote_powershell(value: &str) -> String {
     }
     out.push('\'');
     out
+}
+
+/// Elvish single quotes: only `'` is special, written twice; anything else, a line break
+/// included, stands for itself (`eval (nomadctx use prod | slurp)`).
+pub fn quote_elvish(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
 /// nushell: a JSON record for `from json | load-env`. load-env cannot unset, so variables
@@ -234,6 +284,16 @@ mod tests {
     }
 
     #[test]
+    fn elvish_quoting() {
+        assert_eq!(quote_elvish(""), "''");
+        assert_eq!(quote_elvish("'"), "''''");
+        assert_eq!(quote_elvish("\\"), "'\\'");
+        assert_eq!(quote_elvish("a\nb"), "'a\nb'");
+        assert_eq!(quote_elvish("$x `id` a  b"), "'$x `id` a  b'");
+        assert_eq!(quote_elvish("é"), "'é'");
+    }
+
+    #[test]
     fn render_sets_and_unsets_with_one_statement_a_line() {
         let vars: Vec<EnvVar> = vec![
             ("NOMAD_ADDR", Some(Zeroizing::new("https://n:4646".into()))),
@@ -250,6 +310,10 @@ mod tests {
         assert_eq!(
             render(Shell::Powershell, &vars),
             "$Env:NOMAD_ADDR='https://n:4646';\nRemove-Item -ErrorAction SilentlyContinue Env:NOMAD_TOKEN;\n"
+        );
+        assert_eq!(
+            render(Shell::Elvish, &vars),
+            "set-env NOMAD_ADDR 'https://n:4646';\nunset-env NOMAD_TOKEN;\n"
         );
         assert_eq!(
             render(Shell::Nu, &vars),

@@ -3,20 +3,23 @@
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::app::App;
 use crate::cli::CheckArgs;
-use crate::cmd::{App, Secrets, print};
 use crate::context::{Address, Context};
 use crate::keychain::Keychain;
+use crate::keychain::Secrets;
+use crate::output::print;
 use crate::probe::{self, Credentials, Report};
 use crate::text::printable;
 use crate::text::warn;
 use crate::tls;
+use crate::tls::expiry::warn_if_expiring;
 
 pub fn run(app: &App, args: CheckArgs) -> Result<()> {
     let config = app.load()?;
-    let keychain = app.keychain(&config)?;
+    let keychain = Keychain::for_config(&config)?;
     if !args.all {
-        let (name, _) = app.resolve(&config, args.name.as_deref())?;
+        let name = app.resolve(&config, args.name.as_deref())?;
         let context = config.get(&name)?;
         let report = check(app, &keychain, &name, context)?;
         return print(&format!(
@@ -56,6 +59,7 @@ pub fn run(app: &App, args: CheckArgs) -> Result<()> {
 }
 
 fn check(app: &App, keychain: &Keychain, name: &str, stored: &Context) -> Result<Report> {
+    warn_if_expiring(name, stored.client_cert_not_after);
     // Its errors name the context already.
     let (context, secrets) = Secrets::fetch(&app.store, keychain, name, stored.clone())?;
     let token = secrets.token_str(name)?;
@@ -86,8 +90,8 @@ fn credentials(
     let certs = tls::pem::read_certificates(&path, "stored certificate")?;
     let ca_ref = ca.as_deref().zip(ca_path.as_deref());
     let not_after = tls::checks::check_client_certificate(&certs, &path, ca_ref)?;
-    // Secrets::fetch warned from the date the config keeps; only a certificate that says
-    // otherwise has more to tell.
+    // `check` warned from the date the config keeps; only a certificate that says otherwise
+    // has more to tell.
     if stored.client_cert_not_after != Some(not_after)
         && let Some(warning) = tls::expiry::expiry_warning(name, not_after)
     {

@@ -9,10 +9,10 @@ use clap_complete::env::Shells;
 use crate::cli::{COMPLETE_VAR, CompletionsArgs};
 
 pub fn run(args: CompletionsArgs) -> Result<()> {
-    let name = args.shell.to_string();
+    let name = args.shell.name();
     let shells = Shells::builtins();
     let shell = shells
-        .completer(&name)
+        .completer(name)
         .with_context(|| format!("no completion support for {name}"))?;
     let mut out = Vec::new();
     // The completer is called by name, so the script keeps working when nomadctx moves
@@ -20,5 +20,5 @@ pub fn run(args: CompletionsArgs) -> Result<()> {
     shell
         .write_registration(COMPLETE_VAR, "nomadctx", "nomadctx", "nomadctx", &mut out)
         .context("could not write the completion script")?;
-    crate::cmd::print_bytes(&out)
+    crate::output::print_bytes(&out)
 }

@@ -2,10 +2,11 @@
 
 use anyhow::Result;
 
-use crate::cmd::{App, print};
+use crate::app::App;
+use crate::output::print;
 
 pub fn run(app: &App) -> Result<()> {
     let config = app.store.load()?;
-    let (name, _) = app.resolve(&config, None)?;
+    let name = app.resolve(&config, None)?;
     print(&format!("{name}\n"))
 }

@@ -2,8 +2,9 @@
 
 use anyhow::{Result, bail};
 
+use crate::app::App;
 use crate::cli::DefaultArgs;
-use crate::cmd::{App, print};
+use crate::output::print;
 
 pub fn run(app: &App, args: DefaultArgs) -> Result<()> {
     if args.name.is_none() && !args.clear {

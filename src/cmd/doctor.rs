@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::app::App;
 use crate::change::{Change, Piece, Transaction, Update, journal, pieces_of, remove_piece, settle};
 use crate::cli::DoctorArgs;
-use crate::cmd::App;
 use crate::keychain::{Item, ItemRef, Keychain, SERVICE};
 use crate::store::{CA_LINK, CLIENT_LINK, Config, Store, is_id, list_dir};
 use crate::tls;
@@ -33,7 +33,7 @@ enum Problem {
 pub fn run(app: &App, args: DoctorArgs) -> Result<u8> {
     let lock = app.store.lock()?;
     let config = app.load_locked(&lock)?;
-    let keychain = app.keychain(&config)?;
+    let keychain = Keychain::for_config(&config)?;
     let problems = find_problems(&app.store, &config, &keychain)?;
     let checked = format!(
         "{} context(s) in {} and {}",

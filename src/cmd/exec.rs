@@ -1,17 +1,15 @@
 //! `nomadctx exec`: run one command in a context and exit with its status.
 
-use std::ffi::{OsStr, OsString};
-use std::path::Path;
-
 use anyhow::{Context as _, Result, bail};
 
+use crate::app::App;
 use crate::cli::ExecArgs;
-use crate::cmd::{App, Secrets, print};
-use crate::context::{EnvVar, environment, matches_pattern};
+use crate::context::matches_pattern;
 use crate::keychain::Keychain;
-use crate::runtime::ChildKey;
+use crate::launch::Run;
+use crate::output::print;
 use crate::store::Config;
-use crate::supervise::{ChildEnv, KILLED_BY_SIGNAL, NOT_FOUND, Supervisor};
+use crate::supervise::{KILLED_BY_SIGNAL, NOT_FOUND, Supervisor};
 
 pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
     let config = app.load()?;
@@ -19,7 +17,7 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
     let names = if many {
         matching_contexts(&config, args.pattern.as_deref())?
     } else {
-        vec![app.resolve(&config, args.name.as_deref())?.0]
+        vec![app.resolve(&config, args.name.as_deref())?]
     };
     let (program, rest) = args
         .command
@@ -32,7 +30,7 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
         );
         return Ok(NOT_FOUND);
     };
-    let keychain = app.keychain(&config)?;
+    let keychain = Keychain::for_config(&config)?;
     let run = Run {
         app,
         config: &config,
@@ -92,59 +90,4 @@ fn matching_contexts(config: &Config, pattern: Option<&str>) -> Result<Vec<Strin
         }
     }
     Ok(names)
-}
-
-/// One command, ready to be run in any context.
-pub struct Run<'a> {
-    pub app: &'a App,
-    pub config: &'a Config,
-    pub keychain: &'a Keychain,
-    /// The program as found on PATH, and as the user named it (its argv[0]).
-    pub path: &'a Path,
-    pub program: &'a OsStr,
-    pub args: &'a [OsString],
-    pub supervisor: Supervisor,
-}
-
-impl Run<'_> {
-    /// Runs the command with `name`'s variables (and `extra` ones) and returns its exit code.
-    pub fn in_context(&self, name: &str, extra: &[EnvVar]) -> Result<u8> {
-        self.supervisor.idle()?;
-        let context = self.config.get(name)?.clone();
-        let (context, secrets) = Secrets::fetch(&self.app.store, self.keychain, name, context)?;
-        let context = &context;
-        let key = secrets
-            .key_pem(name)?
-            .as_ref()
-            .map(ChildKey::new)
-            .transpose()?;
-        let mut materials = self.app.cert_materials(context, secrets.linked)?;
-        materials.client_key = key.as_ref().map(|k| k.path().to_owned());
-        materials.token = secrets.token_str(name)?;
-
-        // The variables the context controls replace ours, or are left out when it does not
-        // set them; the user's other NOMAD_* settings (NOMAD_CLI_NO_COLOR, …) pass, as with
-        // `use`.
-        let ours = environment(name, context, &materials);
-        let mut env = ChildEnv::default();
-        for (var, value) in std::env::vars_os() {
-            let inherited = var.to_string_lossy();
-            if !ours.iter().chain(extra).any(|(v, _)| *v == inherited) {
-                env.push(&var, &value)?;
-            }
-        }
-        for (var, value) in ours.iter().chain(extra) {
-            if let Some(value) = value {
-                env.push(OsStr::new(var), OsStr::new(value.as_str()))?;
-            }
-        }
-        drop(ours);
-        drop(secrets);
-        let code = self
-            .supervisor
-            .run(self.path, self.program, self.args, env)?;
-        // The key stays readable until the command (and whatever it waited for) has finished.
-        drop(key);
-        Ok(code)
-    }
 }

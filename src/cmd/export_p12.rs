@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
+use crate::app::App;
 use crate::cli::ExportP12Args;
-use crate::cmd::{App, Secrets};
+use crate::keychain::{Keychain, Secrets};
 use crate::store::replace_file;
 use crate::tls;
+use crate::tls::expiry::warn_if_expiring;
 
 pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
     let config = app.load()?;
-    let (name, _) = app.resolve(&config, args.name.as_deref())?;
-    let keychain = app.keychain(&config)?;
+    let name = app.resolve(&config, args.name.as_deref())?;
+    let keychain = Keychain::for_config(&config)?;
     let context = config.get(&name)?;
     if !context.has_client() {
         bail!(
@@ -35,6 +37,7 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
         password_from_terminal(&name)?
     };
 
+    warn_if_expiring(&name, context.client_cert_not_after);
     let (context, secrets) = Secrets::fetch(&app.store, &keychain, &name, context.clone())?;
     let mut chain = Vec::new();
     // The context as the secrets were read: a `set` since may have removed the first look's.
@@ -66,7 +69,7 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
             );
             Ok(())
         }
-        None => crate::cmd::print_bytes(&bundle),
+        None => crate::output::print_bytes(&bundle),
     }
 }
 

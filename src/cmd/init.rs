@@ -4,10 +4,11 @@
 //! function evaluates them, as `zoxide init` and `direnv hook` do. Help and version output
 //! pass through untouched, and everything but `use` runs as it would without the function.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
-use crate::cli::{InitArgs, InitShell};
-use crate::cmd::print;
+use crate::cli::InitArgs;
+use crate::output::print;
+use crate::shell::{Integration, Shell};
 
 /// bash and zsh share one function; SHELL and RC are filled in by [`run`].
 const BASH_OR_ZSH: &str = r#"# nomadctx shell integration, from `eval "$(nomadctx init SHELL)"` in RC:
@@ -70,10 +71,14 @@ use_nomadctx() {
 pub fn run(args: InitArgs) -> Result<()> {
     let posix = |shell: &str, rc: &str| BASH_OR_ZSH.replace("SHELL", shell).replace("RC", rc);
     print(&match args.shell {
-        InitShell::Bash => posix("bash", "~/.bashrc"),
-        InitShell::Zsh => posix("zsh", "~/.zshrc"),
-        InitShell::Fish => FISH.to_owned(),
-        InitShell::Powershell => POWERSHELL.to_owned(),
-        InitShell::Direnv => DIRENV.to_owned(),
+        Integration::Shell(Shell::Bash) => posix("bash", "~/.bashrc"),
+        Integration::Shell(Shell::Zsh) => posix("zsh", "~/.zshrc"),
+        Integration::Shell(Shell::Fish) => FISH.to_owned(),
+        Integration::Shell(Shell::Powershell) => POWERSHELL.to_owned(),
+        Integration::Direnv => DIRENV.to_owned(),
+        Integration::Shell(other @ (Shell::Sh | Shell::Nu | Shell::Elvish)) => bail!(
+            "there is no `init` function for {0}; run `use` through eval instead, e.g. eval \"$(nomadctx use NAME --shell {0})\"",
+            other.name()
+        ),
     })
 }

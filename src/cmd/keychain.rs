@@ -4,8 +4,8 @@
 use age::x25519;
 use anyhow::{Result, anyhow, bail};
 
+use crate::app::App;
 use crate::cli::{KeychainAction, KeychainArgs, KeychainUseArgs, PassphraseArgs};
-use crate::cmd::App;
 use crate::file_store::FileStore;
 use crate::keychain::{Backend, Keychain};
 use crate::keychain_move::{live_items, move_secrets, tidy};
@@ -41,7 +41,7 @@ fn show(app: &App) -> Result<()> {
         backend.name(),
         backend.describe()
     );
-    let keychain = App::keychain_for(&config, backend);
+    let keychain = Keychain::for_backend(&config, backend);
     let live = live_items(&app.store, &config);
     let reachable = match keychain.list() {
         Ok(Some(items)) => {
@@ -96,7 +96,7 @@ fn show(app: &App) -> Result<()> {
         "others:     {} (`nomadctx keychain use NAME --migrate` moves every secret there)\n",
         others.join(", ")
     ));
-    crate::cmd::print(&out)
+    crate::output::print(&out)
 }
 
 fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
@@ -120,13 +120,13 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
     }
     let lock = app.store.lock()?;
     let mut config = app.load_locked(&lock)?;
-    tidy(&app.store, &config, &|b| App::keychain_for(&config, b));
+    tidy(&app.store, &config, &|b| Keychain::for_backend(&config, b));
     if config.store.is_none() {
         config.ensure_store_id()?;
         config.store_dir = app.store.fingerprint();
         app.store.save(&config, &lock)?;
     }
-    let from = App::keychain_for(&config, config.chosen_keychain());
+    let from = Keychain::for_backend(&config, config.chosen_keychain());
     let items = live_items(&app.store, &config);
     let moving = args.migrate && from.backend() != new && !items.is_empty();
     if !moving && from.backend() != new && !items.is_empty() && !args.force {
@@ -136,14 +136,14 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
         Backend::File => open_file_store(&mut config, &args, moving)?,
         _ => None,
     };
-    let to = App::keychain_for(&config, new);
+    let to = Keychain::for_backend(&config, new);
     if let Some(identity) = identity {
         to.file_store()?.adopt(identity)?;
     }
     if moving {
         let settings = config.clone();
         move_secrets(&app.store, &lock, config, &from, &to, &|b| {
-            App::keychain_for(&settings, b)
+            Keychain::for_backend(&settings, b)
         })?;
         eprintln!(
             "nomadctx: moved {} secret(s) from {} to {}; this configuration now uses {}",
@@ -181,7 +181,7 @@ fn refuse_to_strand(
     from: &Keychain,
     new: Backend,
 ) -> Result<()> {
-    let to = App::keychain_for(config, new);
+    let to = Keychain::for_backend(config, new);
     let mut missing = Vec::new();
     for (name, item) in items {
         let there = to.contains(name, item).map_err(|e| {

@@ -1,46 +1,17 @@
 //! `nomadctx list`: the contexts as a table, names, or JSON. Never touches the keychain.
 
 use anyhow::Result;
-use serde::Serialize;
 
+use crate::app::App;
 use crate::cli::ListArgs;
-use crate::cmd::{App, print};
-use crate::context::Context;
 use crate::keychain::Backend;
+use crate::output::{View, print};
 use crate::text::{printable, printable_json};
 use crate::tls;
 
-/// What `list --json` and `show --json` print for one context: no secret bytes.
-#[derive(Debug, Serialize)]
-pub struct View<'a> {
-    pub name: &'a str,
-    #[serde(flatten)]
-    pub context: &'a Context,
-    /// Whether the context holds a CA bundle, a client certificate and key, an ACL token.
-    pub ca_cert: bool,
-    pub client_cert: bool,
-    pub token: bool,
-    pub current: bool,
-    pub default: bool,
-}
-
-impl<'a> View<'a> {
-    pub fn new(name: &'a str, context: &'a Context, current: bool, default: bool) -> Self {
-        Self {
-            name,
-            context,
-            ca_cert: context.has_ca() || context.ca_cert,
-            client_cert: context.has_client() || context.client_cert,
-            token: context.has_token() || context.token,
-            current,
-            default,
-        }
-    }
-}
-
 pub fn run(app: &App, args: ListArgs) -> Result<()> {
     let config = app.store.load()?;
-    let current = app.current_name(&config).map(|(name, _)| name);
+    let current = app.current(&config);
     let is_current = |name: &str| current.as_deref() == Some(name);
     if args.names {
         let names: String = config.contexts.keys().map(|n| format!("{n}\n")).collect();

@@ -2,9 +2,10 @@
 
 use anyhow::{Result, bail};
 
+use crate::app::App;
 use crate::change::Transaction;
 use crate::cli::RemoveArgs;
-use crate::cmd::App;
+use crate::keychain::Keychain;
 
 pub fn run(app: &App, args: RemoveArgs) -> Result<()> {
     let lock = app.store.lock()?;
@@ -22,7 +23,7 @@ pub fn run(app: &App, args: RemoveArgs) -> Result<()> {
             config.known_names()
         );
     }
-    let keychain = app.keychain(&config)?;
+    let keychain = Keychain::for_config(&config)?;
     let mut change = Transaction::begin(&app.store, &keychain, &lock);
     for name in &args.names {
         if let Some(context) = config.contexts.remove(name) {

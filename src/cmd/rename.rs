@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 
+use crate::app::App;
 use crate::cli::RenameArgs;
-use crate::cmd::App;
 use crate::context::validate_name;
 use crate::store::require_absent;
 

@@ -2,23 +2,25 @@
 
 use anyhow::{Result, bail};
 
+use crate::app::App;
 use crate::change::{Change, Transaction, Update};
 use crate::cli::SetArgs;
-use crate::cmd::App;
-use crate::cmd::add::{Inputs, apply_settings, validate_context, warn_plain_http};
+use crate::inputs::{Inputs, apply_settings, validate_context, warn_plain_http};
+use crate::keychain::Keychain;
 use crate::tls;
 
 pub fn run(app: &App, args: SetArgs) -> Result<()> {
     let name = args.name;
+    let settings = args.settings.into_settings();
     // Files and the token (which may wait on stdin) are read before the lock is taken, so
     // that other changes do not wait for the user.
     let seen = app.load()?.get(&name)?.clone();
     let stored_cert = app.store.client_cert_file(&seen);
-    let inputs = Inputs::read(&name, &args.settings, stored_cert.as_deref())?;
+    let inputs = Inputs::read(&name, &settings, stored_cert.as_deref())?;
     let lock = app.store.lock()?;
     let mut config = app.load_locked(&lock)?;
     let before = config.get(&name)?.clone();
-    if args.settings.cert.is_none()
+    if settings.cert.is_none()
         && inputs.client.is_some()
         && before.client_version != seen.client_version
     {
@@ -27,10 +29,10 @@ pub fn run(app: &App, args: SetArgs) -> Result<()> {
         );
     }
     let mut context = before.clone();
-    apply_settings(&mut context, &args.settings);
+    apply_settings(&mut context, &settings);
     validate_context(&name, &context)?;
-    context.client_cert_not_after = inputs.check_chain(app, &name, Some(&before))?;
-    let keychain = app.keychain(&config)?;
+    context.client_cert_not_after = inputs.check_chain(&app.store, &name, Some(&before))?;
+    let keychain = Keychain::for_config(&config)?;
     let update = Update {
         ca: inputs.ca.map_or(Change::Keep, |(certs, _)| {
             Change::Put(tls::pem::certificates_to_pem(&certs))

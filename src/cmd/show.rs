@@ -3,10 +3,11 @@
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
+use crate::app::App;
 use crate::cli::ShowArgs;
-use crate::cmd::list::View;
-use crate::cmd::{App, print};
-use crate::keychain::{Item, ItemRef, SERVICE};
+use crate::keychain::{Item, ItemRef, Keychain, SERVICE};
+use crate::output::View;
+use crate::output::print;
 use crate::text::{printable, printable_json};
 use crate::tls;
 
@@ -24,9 +25,9 @@ struct Details<'a> {
 
 pub fn run(app: &App, args: ShowArgs) -> Result<()> {
     let config = app.load()?;
-    let (name, _) = app.resolve(&config, args.name.as_deref())?;
+    let name = app.resolve(&config, args.name.as_deref())?;
     let context = config.get(&name)?;
-    let keychain = app.keychain(&config)?;
+    let keychain = Keychain::for_config(&config)?;
     let materials = app.cert_materials(context, app.store.links_current(context))?;
     let item_of = |item: Item| {
         let version = match item {
@@ -41,7 +42,7 @@ pub fn run(app: &App, args: ShowArgs) -> Result<()> {
             .map(|i| keychain.contains(&name, &i))
             .and_then(|r| r.ok())
     };
-    let current = app.current_name(&config).is_some_and(|(n, _)| n == name);
+    let current = app.current(&config).is_some_and(|n| n == name);
     let details = Details {
         view: View::new(
             &name,

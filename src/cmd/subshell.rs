@@ -5,10 +5,11 @@ use std::ffi::OsString;
 use anyhow::{Result, bail};
 use zeroize::Zeroizing;
 
+use crate::app::App;
 use crate::cli::ShellArgs;
-use crate::cmd::App;
-use crate::cmd::exec::Run;
 use crate::context::{SHELL_VAR, non_empty_env};
+use crate::keychain::Keychain;
+use crate::launch::Run;
 use crate::supervise::Supervisor;
 
 /// Used when $SHELL is unset or empty.
@@ -16,7 +17,7 @@ const FALLBACK_SHELL: &str = "/bin/sh";
 
 pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
     let config = app.load()?;
-    let (name, _) = app.resolve(&config, args.name.as_deref())?;
+    let name = app.resolve(&config, args.name.as_deref())?;
     if let Some(outer) = non_empty_env(SHELL_VAR)
         && !args.force
     {
@@ -32,7 +33,7 @@ pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
             program.to_string_lossy()
         );
     };
-    let keychain = app.keychain(&config)?;
+    let keychain = Keychain::for_config(&config)?;
     let run = Run {
         app,
         config: &config,

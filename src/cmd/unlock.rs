@@ -2,8 +2,8 @@
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::app::App;
 use crate::cli::UnlockArgs;
-use crate::cmd::App;
 use crate::file_store::FileStore;
 use crate::keychain::Backend;
 use crate::passphrase;

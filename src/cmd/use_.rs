@@ -6,14 +6,17 @@ use std::path::Path;
 use anyhow::{Result, anyhow, bail};
 use zeroize::Zeroizing;
 
+use crate::app::App;
 use crate::cli::UseArgs;
-use crate::cmd::{App, Secrets, print};
 use crate::context::{CONTEXT_VAR, EnvVar, NOMAD_VARS, PREVIOUS_VAR, environment, non_empty_env};
+use crate::keychain::{Keychain, Secrets};
+use crate::output::print;
 use crate::picker;
 use crate::runtime::UseKeys;
 use crate::shell::{Shell, render};
 use crate::store::{Config, checkpoint};
 use crate::text::warn;
+use crate::tls::expiry::warn_if_expiring;
 
 /// The argument that means "the context this shell used before".
 const PREVIOUS: &str = "-";
@@ -35,7 +38,7 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
                 ", or set up `nomadctx init {}` once (see `nomadctx init --help`) and run plain `nomadctx use {target}`",
                 shell.name()
             ),
-            Shell::Sh | Shell::Nu => String::new(),
+            Shell::Sh | Shell::Nu | Shell::Elvish => String::new(),
         };
         bail!(
             "`use` prints shell code for your shell to run; run it as: eval \"$(nomadctx use {target})\"{init}"
@@ -64,9 +67,10 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
         Some(name) => name.to_owned(),
         None => pick(&config, current.as_deref())?,
     };
-    let keychain = app.keychain(&config)?;
-    let (context, secrets) =
-        Secrets::fetch(&app.store, &keychain, &name, config.get(&name)?.clone())?;
+    let keychain = Keychain::for_config(&config)?;
+    let context = config.get(&name)?.clone();
+    warn_if_expiring(&name, context.client_cert_not_after);
+    let (context, secrets) = Secrets::fetch(&app.store, &keychain, &name, context)?;
     let context = &context;
     let mut materials = app.cert_materials(context, secrets.linked)?;
     // Everything that can fail comes before the key file is written, so an error leaves

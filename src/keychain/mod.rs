@@ -10,6 +10,7 @@ mod connection;
 mod failure;
 mod item;
 mod keyring;
+mod secrets;
 
 #[cfg(not(target_os = "linux"))]
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use keyring::legacy_item;
 pub use backend::Backend;
 pub use failure::NoAnswer;
 pub use item::{Item, ItemRef, legacy_account};
+pub use secrets::Secrets;
 
 pub const SERVICE: &str = "nomadctx";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -27,6 +27,14 @@ pub fn format_day(unix: i64) -> String {
     time.get(..10).unwrap_or(&time).to_owned()
 }
 
+/// Says on stderr when the client certificate (expiring at `not_after`) has expired or
+/// expires within 30 days; commands that hand the certificate to Nomad call it.
+pub fn warn_if_expiring(name: &str, not_after: Option<i64>) {
+    if let Some(warning) = not_after.and_then(|t| expiry_warning(name, t)) {
+        crate::text::warn(&warning);
+    }
+}
+
 /// The warning `use` and `exec` print while a certificate has fewer than 30 days left.
 pub fn expiry_warning(name: &str, not_after: i64) -> Option<String> {
     let left = not_after.saturating_sub(now());
