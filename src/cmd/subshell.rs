@@ -1,4 +1,4 @@
-//! `nomadctx shell`: an interactive $SHELL in a context, with the key held in memory.
+//! `nomadctx shell`: an interactive $SHELL in a context, the key handed over as for `exec`.
 
 use std::ffi::OsString;
 
@@ -12,8 +12,16 @@ use crate::keychain::Keychain;
 use crate::launch::Run;
 use crate::supervise::Supervisor;
 
-/// Used when $SHELL is unset or empty.
-const FALLBACK_SHELL: &str = "/bin/sh";
+/// Used when $SHELL is unset or empty: /bin/sh, or on Windows %ComSpec% (cmd.exe).
+#[cfg(unix)]
+fn fallback_shell() -> OsString {
+    OsString::from("/bin/sh")
+}
+
+#[cfg(windows)]
+fn fallback_shell() -> OsString {
+    non_empty_env("ComSpec").unwrap_or_else(|| OsString::from("cmd.exe"))
+}
 
 pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
     let config = app.load()?;
@@ -26,7 +34,7 @@ pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
             outer.to_string_lossy()
         );
     }
-    let program = non_empty_env("SHELL").unwrap_or_else(|| OsString::from(FALLBACK_SHELL));
+    let program = non_empty_env("SHELL").unwrap_or_else(fallback_shell);
     let Ok(path) = which::which(&program) else {
         bail!(
             "cannot start the shell {:?} from $SHELL for context {name:?}; set SHELL to a shell on your PATH",

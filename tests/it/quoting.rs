@@ -1,5 +1,5 @@
 //! Shell quoting, proven: random strings made of the pieces that break naive quoting go into
-//! every value a context can hold; after `use` is evaluated by real bash, zsh and fish, each
+//! every value a context can hold; after `use` is evaluated by real bash, zsh, fish and elvish, each
 //! variable equals its input byte for byte and no injected command ran.
 
 use std::collections::BTreeMap;
@@ -112,9 +112,10 @@ fn evaluated(world: &World, shell: &str, script: &str) -> Vec<BTreeMap<String, S
 }
 
 #[test]
-fn random_hostile_values_survive_eval_in_bash_zsh_and_fish_byte_for_byte() {
+fn random_hostile_values_survive_eval_in_bash_zsh_fish_and_elvish_byte_for_byte() {
     require_tool("zsh");
     require_tool("fish");
+    require_tool("elvish");
     let world = World::new();
     let id = pki().identity("ec");
     let cases = cases();
@@ -158,6 +159,13 @@ fn random_hostile_values_survive_eval_in_bash_zsh_and_fish_byte_for_byte() {
             "fish",
             format!(
                 "for n in {list}; nomadctx use $n --shell fish | source; or exit 9; {dump}; end"
+            ),
+        ),
+        (
+            // A failed command raises an exception, which ends the script.
+            "elvish",
+            format!(
+                "for n [{list}] {{ eval (nomadctx use $n --shell elvish | slurp); e:printf '\\0CASE\\0'; e:env -0 }}"
             ),
         ),
     ];
