@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(not(target_os = "linux"))]
 use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -418,11 +419,13 @@ const EXEC_KEY_PREFIX: &str = "exec-key-";
 /// The key files of this process's `exec`, for a signal handler to remove before nomadctx
 /// dies of the signal. The lock is held while a file is created, so a signal either finds
 /// it listed or comes before it exists.
+#[cfg(not(target_os = "linux"))]
 static LIVE_KEY_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Removes the key files this process handed to commands: nomadctx is about to end of a
 /// signal, before their commands ran or with none running. (On Linux there are none: the
 /// key is in memory.)
+#[cfg(not(target_os = "linux"))]
 pub fn remove_child_key_files() {
     let live = LIVE_KEY_FILES
         .lock()

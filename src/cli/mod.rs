@@ -122,9 +122,9 @@ pub enum Command {
     /// key is while the command runs: on Linux in a sealed in-memory file that never touches
     /// a disk; on macOS in a 0600 file in your per-user $TMPDIR, on Windows in a file in
     /// %TEMP%\nomadctx, each removed when the command ends (or by the next run if nomadctx
-    /// was killed). Signals sent to nomadctx go to the command (on macOS except SIGINT and
-    /// SIGQUIT, which the terminal already sends it), and when the command stops (Ctrl-Z)
-    /// nomadctx stops with it. Exits
+    /// was killed). Signals sent to nomadctx go to the command (on macOS except those a
+    /// terminal sends it itself: SIGINT, SIGQUIT and the stop signals), and when the command
+    /// stops (Ctrl-Z) nomadctx stops with it. Exits
     /// with the command's status (128+N when it is killed by signal N). With --all or --match
     /// the command runs once per context, one after another, each after a header line
     /// `==> NAME <==`; the exit status is the first non-zero one.

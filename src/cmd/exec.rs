@@ -9,7 +9,7 @@ use crate::keychain::Keychain;
 use crate::launch::Run;
 use crate::output::print;
 use crate::store::Config;
-use crate::supervise::{KILLED_BY_SIGNAL, NOT_FOUND, Supervisor};
+use crate::supervise::{NOT_FOUND, Supervisor, killing_signal};
 
 pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
     let config = app.load()?;
@@ -63,10 +63,9 @@ pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
             status = code;
         }
         // As xargs does: a command killed by a signal (a Ctrl-C, say) stops the whole run.
-        if code > KILLED_BY_SIGNAL && i + 1 < names.len() {
+        if let Some(signal) = killing_signal(code).filter(|_| i + 1 < names.len()) {
             eprintln!(
-                "nomadctx: stopping: {program:?} in context {name:?} was killed by signal {}; not run in: {}",
-                code - KILLED_BY_SIGNAL,
+                "nomadctx: stopping: {program:?} in context {name:?} was killed by signal {signal}; not run in: {}",
                 names[i + 1..].join(", ")
             );
             break;

@@ -40,9 +40,12 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
             ),
             Shell::Sh | Shell::Nu | Shell::Elvish => String::new(),
         };
-        bail!(
-            "`use` prints shell code for your shell to run; run it as: eval \"$(nomadctx use {target})\"{init}"
-        );
+        let eval = match shell {
+            Shell::Elvish => format!("eval (nomadctx use {target} --shell elvish | slurp)"),
+            Shell::Nu => format!("nomadctx use {target} --shell nu | from json | load-env"),
+            _ => format!("eval \"$(nomadctx use {target})\""),
+        };
+        bail!("`use` prints shell code for your shell to run; run it as: {eval}{init}");
     }
     let current = env_string(CONTEXT_VAR);
 

@@ -23,6 +23,7 @@ use keyring_core::{Entry, Error as KeyringError};
 
 use crate::file_store::FileStore;
 use crate::secret::Secret;
+use crate::store::Config;
 use connection::Connection;
 use failure::{Failure, NO_SERVICE_CHOICES, seconds};
 #[cfg(not(target_os = "linux"))]
@@ -256,6 +257,19 @@ impl Keychain {
                 self.backend.remedy()
             )),
         }
+    }
+}
+
+impl Keychain {
+    /// The keychain `config` chose, with its file store's settings.
+    pub fn for_config(config: &Config) -> Result<Self> {
+        Ok(Self::for_backend(config, Backend::choose(config.keychain)?))
+    }
+
+    /// This configuration's keychain of `backend`, with its file store's settings.
+    pub fn for_backend(config: &Config, backend: Backend) -> Self {
+        Self::new(backend, config.store.as_deref().unwrap_or_default())
+            .with_file_store(config.file_recipient.as_deref(), config.unlock_for())
     }
 }
 

@@ -8,23 +8,7 @@ use zeroize::Zeroizing;
 use super::{Item, ItemRef, Keychain};
 use crate::context::Context;
 use crate::secret::Secret;
-use crate::store::{Config, Store};
-
-impl Keychain {
-    /// The keychain `config` chose, with its file store's settings.
-    pub fn for_config(config: &Config) -> Result<Self> {
-        Ok(Self::for_backend(
-            config,
-            super::Backend::choose(config.keychain)?,
-        ))
-    }
-
-    /// This configuration's keychain of `backend`, with its file store's settings.
-    pub fn for_backend(config: &Config, backend: super::Backend) -> Self {
-        Self::new(backend, config.store.as_deref().unwrap_or_default())
-            .with_file_store(config.file_recipient.as_deref(), config.unlock_for())
-    }
-}
+use crate::store::Store;
 
 /// The key and token a context needs, fetched from the keychain.
 #[derive(Debug, Default)]

@@ -1,5 +1,6 @@
 //! The few things that differ per OS: file modes and owners, private files and directories,
-//! links to a certificate's live version, processes, and the key's way to a child process.
+//! links to a certificate's live version, processes, signals and the console, and the
+//! terminal.
 //!
 //! Unix (Linux and macOS) share one file; Windows has its own. Where Windows has no
 //! counterpart (Unix modes, owners checked against the running user), the Windows side says

@@ -1,4 +1,5 @@
-//! Unix: modes and owners from the inode, `O_NOFOLLOW`, symlinks, pids and signals.
+//! Unix: modes and owners from the inode, `O_NOFOLLOW`, symlinks, processes, signal
+//! dispositions and the controlling terminal.
 
 use std::ffi::OsStr;
 use std::fs::{DirBuilder, File, FileType, Metadata, OpenOptions, Permissions};
@@ -97,6 +98,18 @@ pub fn parent_pid() -> u32 {
 pub fn has_exited(pid: u32) -> bool {
     use nix::{errno::Errno, sys::signal::kill, unistd::Pid};
     i32::try_from(pid).is_ok_and(|pid| kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH))
+}
+
+/// Whether `signal` is ignored now (`nohup`, `trap '' HUP`: inherited from the parent).
+#[allow(unsafe_code)] // Reading a disposition: std and nix offer no safe call.
+pub fn is_ignored(signal: i32) -> bool {
+    use nix::libc;
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only reads the current one into `current`, which is
+    // zero-initialised and as large as the C struct; nothing is changed.
+    let read = unsafe { libc::sigaction(signal, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: sigaction filled it (and it was zeroed before in any case).
+    read == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
 /// The controlling terminal, for prompts that must reach a person even inside `$(...)`.

@@ -12,6 +12,8 @@ use std::fs::{DirBuilder, File, FileType, Metadata, OpenOptions};
 use std::io;
 use std::os::windows::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, CTRL_C_EVENT, SetConsoleCtrlHandler};
@@ -136,17 +138,39 @@ pub fn has_exited(pid: u32) -> bool {
     }
 }
 
-/// The console sends Ctrl-C and Ctrl-Break to every process attached to it, the command
-/// included: nomadctx survives them to report how the command ended (as `system(3)` does on
-/// Unix). The command keeps its own handling.
-pub fn ignore_console_interrupts() {
+/// Whether a command nomadctx started is running, for the console handler.
+static COMMAND_RUNNING: AtomicBool = AtomicBool::new(false);
+/// What to do before nomadctx ends of a console event (remove the command's key file).
+static BEFORE_EXIT: OnceLock<fn()> = OnceLock::new();
+
+/// Handles the console's events from now on. Ctrl-C and Ctrl-Break go to every process
+/// attached to the console, the command included: while a command runs, nomadctx survives
+/// them to report how the command ended (as `system(3)` does on Unix), and the command
+/// keeps its own handling. Otherwise, and for closing the console, logging off or shutting
+/// down, `before_exit` runs and nomadctx ends as by default.
+pub fn watch_console(before_exit: fn()) {
     unsafe extern "system" fn handler(event: u32) -> BOOL {
-        BOOL::from(event == CTRL_C_EVENT || event == CTRL_BREAK_EVENT)
+        if (event == CTRL_C_EVENT || event == CTRL_BREAK_EVENT)
+            && COMMAND_RUNNING.load(Ordering::SeqCst)
+        {
+            return 1;
+        }
+        if let Some(before_exit) = BEFORE_EXIT.get() {
+            before_exit();
+        }
+        0
     }
-    // SAFETY: the handler is a plain function that touches no state.
-    unsafe {
-        SetConsoleCtrlHandler(Some(handler), 1);
+    if BEFORE_EXIT.set(before_exit).is_ok() {
+        // SAFETY: the handler is a plain function that reads two statics.
+        unsafe {
+            SetConsoleCtrlHandler(Some(handler), 1);
+        }
     }
+}
+
+/// Tells the console handler whether a command is running.
+pub fn set_command_running(running: bool) {
+    COMMAND_RUNNING.store(running, Ordering::SeqCst);
 }
 
 /// Prompts on the console are not supported: the file store, which needs one, is for hosts

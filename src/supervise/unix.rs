@@ -247,9 +247,11 @@ impl Forwarder {
             .iter()
             .filter(|s| !ignored.contains(**s))
             .map(|s| *s as i32);
+        // The state stays locked while a signal is acted on: a signal that ends nomadctx
+        // while it is idle cannot race the start of the command (whose key it removes).
         let (handle, thread) = listen(forwarded, move |signal, sender| {
-            let now = *state.lock().unwrap_or_else(PoisonError::into_inner);
-            act_on(signal, sender, now);
+            let now = state.lock().unwrap_or_else(PoisonError::into_inner);
+            act_on(signal, sender, *now);
         })?;
         Ok(Self {
             handle,
@@ -301,31 +303,15 @@ fn listen(
 }
 
 /// The signals nomadctx was started with ignored (`nohup`, `trap '' INT` in a script; also
-/// SIGPIPE, which Rust ignores on its own and nomadctx does not forward), as Linux tells in
-/// /proc/self/status.
-#[cfg(target_os = "linux")]
+/// SIGPIPE, which Rust ignores on its own and nomadctx does not forward).
 fn ignored_by_parent() -> SigSet {
     let mut ignored = SigSet::empty();
-    if let Some(mask) = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
-            u64::from_str_radix(hex.trim(), 16).ok()
-        })
-    {
-        for signal in Signal::iterator() {
-            if mask & (1 << (signal as i32 - 1)) != 0 {
-                ignored.add(signal);
-            }
+    for signal in FORWARDED {
+        if crate::platform::is_ignored(*signal as i32) {
+            ignored.add(*signal);
         }
     }
     ignored
-}
-
-/// Elsewhere reading a disposition takes unsafe code, and none counts as ignored.
-#[cfg(not(target_os = "linux"))]
-fn ignored_by_parent() -> SigSet {
-    SigSet::empty()
 }
 
 /// What a signal that reached nomadctx does, given who sent it and where nomadctx is.
@@ -338,9 +324,13 @@ fn act_on(raw: i32, sender: Sender, state: State) {
         return;
     }
     match state {
-        // nomadctx ends as the signal says, without a key file left behind.
+        // nomadctx does as the signal says by default; if that ends it, without a key file
+        // left behind.
         State::Idle => {
-            crate::runtime::remove_child_key_files();
+            #[cfg(not(target_os = "linux"))]
+            if ends_the_process(signal) {
+                crate::runtime::remove_child_key_files();
+            }
             let _ = emulate_default_handler(raw);
         }
         State::Running(child) if passes_on(signal, sender, child) => {
@@ -358,19 +348,45 @@ fn act_on(raw: i32, sender: Sender, state: State) {
     }
 }
 
+/// Whether a signal's default action ends the process (rather than stopping it or doing
+/// nothing).
+#[cfg(not(target_os = "linux"))]
+fn ends_the_process(signal: Signal) -> bool {
+    !matches!(
+        signal,
+        Signal::SIGTSTP
+            | Signal::SIGTTIN
+            | Signal::SIGTTOU
+            | Signal::SIGURG
+            | Signal::SIGWINCH
+            | Signal::SIGIO
+            | Signal::SIGINFO
+    )
+}
+
 /// Whether a signal nomadctx got while `child` runs is meant for the child. What the kernel
 /// sent for a terminal (Ctrl-C, Ctrl-Z, Ctrl-\, a hang-up, a resize) went to the whole
 /// foreground process group, the command included: passing it on would deliver it twice.
 /// So would bouncing back what the command sent to us (`kill 0`, `kill $PPID`). Everything
 /// else was meant for the command. Where the sender is not known (macOS), the rule of
-/// `system(3)` and sudo applies: SIGINT and SIGQUIT, which a terminal sends, are left to
-/// the terminal, and the rest is passed on (a terminal's SIGTSTP, SIGHUP or SIGWINCH then
-/// reaches the command twice, which stops, hangs up or redraws it no differently).
+/// `system(3)` and sudo applies: what a terminal sends (SIGINT, SIGQUIT, and the stop
+/// signals, whose late copy could stop the command again after `fg`) is left to the
+/// terminal, and so is SIGABRT, which nomadctx's own abort() raises; the rest is passed on
+/// (a terminal's SIGHUP or SIGWINCH then reaches the command twice, which hangs it up or
+/// redraws it no differently).
 fn passes_on(signal: Signal, sender: Sender, child: Pid) -> bool {
     match sender {
         Sender::Kernel => false,
         Sender::Process(pid) => pid != child.as_raw().unsigned_abs(),
-        Sender::Unknown => !matches!(signal, Signal::SIGINT | Signal::SIGQUIT),
+        Sender::Unknown => !matches!(
+            signal,
+            Signal::SIGINT
+                | Signal::SIGQUIT
+                | Signal::SIGTSTP
+                | Signal::SIGTTIN
+                | Signal::SIGTTOU
+                | Signal::SIGABRT
+        ),
     }
 }
 
@@ -398,4 +414,45 @@ fn stop_with(command: Pid) {
     // once nomadctx is continued. (A shell reports the job as "Stopped (signal)".)
     let _ = raise(Signal::SIGSTOP);
     let _ = kill(command, Signal::SIGCONT);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_passed_on_depends_on_who_sent_it() {
+        let child = Pid::from_raw(4242);
+        // A terminal's signals went to the command already; its own come back to it not.
+        assert!(!passes_on(Signal::SIGINT, Sender::Kernel, child));
+        assert!(!passes_on(Signal::SIGTERM, Sender::Process(4242), child));
+        assert!(passes_on(Signal::SIGINT, Sender::Process(1), child));
+        assert!(passes_on(Signal::SIGTSTP, Sender::Process(1), child));
+        // Without a sender (macOS), what a terminal sends and SIGABRT stay; the rest goes.
+        for kept in [
+            Signal::SIGINT,
+            Signal::SIGQUIT,
+            Signal::SIGTSTP,
+            Signal::SIGTTIN,
+            Signal::SIGTTOU,
+            Signal::SIGABRT,
+        ] {
+            assert!(!passes_on(kept, Sender::Unknown, child), "{kept}");
+        }
+        for passed in [
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGUSR1,
+            Signal::SIGWINCH,
+        ] {
+            assert!(passes_on(passed, Sender::Unknown, child), "{passed}");
+        }
+    }
+
+    #[test]
+    fn an_ignored_signal_is_told_from_a_caught_or_default_one() {
+        // Rust's runtime ignores SIGPIPE; nothing in the test binary touches SIGXFSZ.
+        assert!(crate::platform::is_ignored(Signal::SIGPIPE as i32));
+        assert!(!crate::platform::is_ignored(Signal::SIGXFSZ as i32));
+    }
 }

@@ -4,7 +4,6 @@ use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Once;
 
 use anyhow::Result;
 
@@ -14,24 +13,20 @@ use crate::platform;
 /// What a process ended by Ctrl-C reports (STATUS_CONTROL_C_EXIT).
 const CONTROL_C_EXIT: u32 = 0xC000_013A;
 
-/// Runs commands one after another. From the first, nomadctx survives the console's Ctrl-C
-/// and Ctrl-Break, which reach the command too, to report how the command ended.
-#[derive(Debug)]
+/// Runs commands one after another. While one runs, nomadctx survives the console's Ctrl-C
+/// and Ctrl-Break, which reach the command too, to report how the command ended; a console
+/// event that ends nomadctx removes the key file first (see [`platform::watch_console`]).
+#[derive(Debug, Default)]
 pub struct Supervisor {
-    console: Once,
-}
-
-impl Default for Supervisor {
-    fn default() -> Self {
-        Self {
-            console: Once::new(),
-        }
-    }
+    _private: (),
 }
 
 impl Supervisor {
+    /// Until the next command starts, the console's events end nomadctx (after removing
+    /// the key files), as if it had no command. Called before the key is written.
     pub fn idle(&self) -> Result<()> {
-        self.console.call_once(platform::ignore_console_interrupts);
+        platform::watch_console(crate::runtime::remove_child_key_files);
+        platform::set_command_running(false);
         Ok(())
     }
 
@@ -46,11 +41,13 @@ impl Supervisor {
         env: ChildEnv,
     ) -> Result<u8> {
         self.idle()?;
+        platform::set_command_running(true);
         let status = Command::new(path)
             .args(args)
             .env_clear()
             .envs(env.0.iter().map(|(var, value)| (var, value)))
             .status();
+        platform::set_command_running(false);
         drop(env);
         match status {
             Ok(status) => Ok(match status.code().map(|c| c as u32) {

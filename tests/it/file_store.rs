@@ -328,7 +328,8 @@ fn files_with(dir: &Path, needles: &[&[u8]], skip: &[PathBuf], found: &mut Vec<P
         let Ok(kind) = entry.file_type() else {
             continue;
         };
-        if kind.is_dir() {
+        // A cache directory (a cargo target/ has CACHEDIR.TAG) holds builds, not nomadctx's.
+        if kind.is_dir() && !path.join("CACHEDIR.TAG").exists() {
             files_with(&path, needles, skip, found);
         } else if kind.is_file()
             // Nothing nomadctx writes comes near this; build trees and logs do.

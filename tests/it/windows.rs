@@ -14,6 +14,9 @@ const TARGET: &str = "x86_64-pc-windows-gnu";
 struct Wine {
     prefix: PathBuf,
     exe: PathBuf,
+    /// TMPDIR for Wine and MinGW, inside the world: wineserver's socket directory and the
+    /// empty ccXXXXXX files MinGW's gcc leaves would otherwise stay in /tmp.
+    tmp: PathBuf,
 }
 
 impl Wine {
@@ -22,9 +25,11 @@ impl Wine {
         require_tool("wineserver");
         require_tool("x86_64-w64-mingw32-gcc");
         let dir = world.home.join("windows");
+        let tmp = world.tmp.path().join("wine-tmp");
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&tmp).unwrap();
         let exe = dir.join("nomadctx.exe");
-        std::fs::copy(windows_binary(), &exe).unwrap();
+        std::fs::copy(windows_binary(&tmp), &exe).unwrap();
         // Rust's standard library imports ProcessPrng from bcryptprimitives.dll (Windows 10
         // and later), which Wine 8 lacks: a stand-in beside the exe forwards to RtlGenRandom.
         let shim =
@@ -34,6 +39,7 @@ impl Wine {
             .arg(dir.join("bcryptprimitives.dll"))
             .arg(shim)
             .arg("-ladvapi32")
+            .env("TMPDIR", &tmp)
             .status()
             .unwrap();
         assert!(
@@ -43,6 +49,7 @@ impl Wine {
         Self {
             prefix: world.home.join("wine"),
             exe,
+            tmp,
         }
     }
 
@@ -54,6 +61,7 @@ impl Wine {
 
     fn env(&self, run: Run) -> Run {
         run.env("WINEPREFIX", &self.prefix)
+            .env("TMPDIR", &self.tmp)
             .env("WINEDEBUG", "-all")
             // No Mono or Gecko installer when the prefix is made.
             .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
@@ -73,20 +81,19 @@ impl Wine {
 
 impl Drop for Wine {
     fn drop(&mut self) {
-        let _ = Command::new("wineserver")
-            .arg("-k")
-            .env("WINEPREFIX", &self.prefix)
-            .status();
-        let _ = Command::new("wineserver")
-            .arg("-w")
-            .env("WINEPREFIX", &self.prefix)
-            .status();
+        for how in ["-k", "-w"] {
+            let _ = Command::new("wineserver")
+                .arg(how)
+                .env("WINEPREFIX", &self.prefix)
+                .env("TMPDIR", &self.tmp)
+                .status();
+        }
     }
 }
 
 /// The cross-built nomadctx.exe: NOMADCTX_TEST_WINDOWS_BINARY, or built here (the target and
 /// the MinGW compiler come from tests/run.sh).
-fn windows_binary() -> PathBuf {
+fn windows_binary(tmp: &Path) -> PathBuf {
     if let Some(path) = std::env::var_os("NOMADCTX_TEST_WINDOWS_BINARY").filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }
@@ -95,6 +102,7 @@ fn windows_binary() -> PathBuf {
     let out = Command::new(cargo)
         .args(["build", "--locked", "--bin", "nomadctx", "--target", TARGET])
         .current_dir(manifest)
+        .env("TMPDIR", tmp)
         .output()
         .unwrap();
     assert!(
