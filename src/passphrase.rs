@@ -166,7 +166,7 @@ pub fn from_file() -> Result<Option<Zeroizing<String>>> {
     let path = Path::new(&path);
     if !path.is_absolute() {
         bail!(
-            "{FILE_VAR}={} is not an absolute path; name the file from /",
+            "{FILE_VAR}={} is not an absolute path; give its full path",
             path.display()
         );
     }

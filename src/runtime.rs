@@ -384,11 +384,7 @@ impl ChildKey {
         let mut live = LIVE_KEY_FILES
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let file = write_private_file(
-            &dir,
-            &format!("{EXEC_KEY_PREFIX}{}", std::process::id()),
-            pem,
-        )?;
+        let file = write_private_file(&dir, EXEC_KEY_STEM, pem)?;
         live.push(file.clone());
         Ok(Self {
             path: file.display().to_string(),
@@ -412,9 +408,10 @@ impl Drop for ChildKey {
     }
 }
 
-/// `exec`'s key files: `exec-key-PID-….pem`, after the nomadctx that wrote them.
+/// `exec`'s key files: `exec-key-PID-….pem` ([`write_private_file`] adds the PID of the
+/// nomadctx that wrote them).
 #[cfg(not(target_os = "linux"))]
-const EXEC_KEY_PREFIX: &str = "exec-key-";
+const EXEC_KEY_STEM: &str = "exec-key";
 
 /// The key files of this process's `exec`, for a signal handler to remove before nomadctx
 /// dies of the signal. The lock is held while a file is created, so a signal either finds
@@ -446,7 +443,7 @@ fn sweep_exec_keys(dir: &Path) {
         let name = entry.file_name();
         let pid = name
             .to_str()
-            .and_then(|n| n.strip_prefix(EXEC_KEY_PREFIX))
+            .and_then(|n| n.strip_prefix(EXEC_KEY_STEM)?.strip_prefix('-'))
             .and_then(|rest| rest.split('-').next())
             .and_then(|pid| pid.parse::<u32>().ok());
         if let Some(pid) = pid

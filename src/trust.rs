@@ -159,6 +159,10 @@ impl Private {
 /// Every directory above `path` (which exists), after following symlinks, and every
 /// symlink on the way to it: yours or root's, and not writable by others unless sticky.
 fn check_ancestors(path: &Path) -> Result<()> {
+    // Without Unix owners (Windows) there is nothing to judge the walk by.
+    let Some(uid) = platform::user_id() else {
+        return Ok(());
+    };
     // A symlink on the path as given is as good as the user who owns it: another user's
     // link could be pointed somewhere else at any time.
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -181,10 +185,9 @@ fn check_ancestors(path: &Path) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     // In a user namespace every other user shows as the overflow id: such a directory is
     // taken for root's only above the topmost one of yours (your home), never below it.
-    let uid = platform::user_id();
     let topmost_own = above
         .iter()
-        .rposition(|(_, meta)| uid.is_some() && platform::owner(meta) == uid);
+        .rposition(|(_, meta)| platform::owner(meta) == Some(uid));
     above.iter().enumerate().try_for_each(|(i, (dir, meta))| {
         let unmapped = if topmost_own.is_some_and(|own| i > own) {
             Unmapped::Trusted

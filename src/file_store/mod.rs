@@ -43,7 +43,11 @@ const SECRETS: &str = "secrets";
 const MAX_FILE: u64 = 1 << 20;
 
 /// What to do when the store is locked and there is nobody to ask.
+#[cfg(target_os = "linux")]
 pub const LOCKED: &str = "the file store is locked; run `nomadctx unlock` (or set NOMADCTX_PASSPHRASE_FILE on unattended hosts)";
+/// Elsewhere there is no session cache for `unlock` to fill.
+#[cfg(not(target_os = "linux"))]
+pub const LOCKED: &str = "the file store is locked and there is no terminal to ask for its passphrase on; set NOMADCTX_PASSPHRASE_FILE to a file of yours that holds it";
 
 /// Why the file store could not give a secret.
 #[derive(Debug)]

@@ -145,8 +145,8 @@ fn describe(key: Key) -> Option<(KeyType, String)> {
 ///
 /// Every call attaches it again for the calling thread: the kernel keeps the process keyring in
 /// each thread's credentials, so one that a thread creates is seen only by the threads it starts
-/// afterwards, and nomadctx calls in from short-lived worker threads. Attaching is one cheap
-/// system call, and it restarts the keyring's expiry countdown.
+/// afterwards, and a caller need not be on `open`'s thread. Attaching is one cheap system
+/// call, and it restarts the keyring's expiry countdown.
 pub struct KernelKeyring {
     /// As `open` attached it.
     opened: Attached,

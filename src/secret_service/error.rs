@@ -39,7 +39,7 @@ impl std::fmt::Display for Error {
             ),
             Self::NoEncryption(why) => write!(
                 f,
-                "the Secret Service does not offer the encrypted session ({}: {why}); to let secrets cross the session bus unencrypted, set {SESSION_VAR}=plain (README: Keychains)",
+                "the Secret Service does not offer the encrypted session ({}: {why}); to let secrets cross the session bus unencrypted, set {SESSION_VAR}=plain (README: Where things are kept, and why the key is safe)",
                 session::DH
             ),
             Self::Dismissed(what) => write!(

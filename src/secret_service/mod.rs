@@ -29,7 +29,7 @@ const COLLECTION_IFACE: &str = "org.freedesktop.Secret.Collection";
 const ITEM_IFACE: &str = "org.freedesktop.Secret.Item";
 const CONTENT_TYPE: &str = "application/octet-stream";
 
-/// Set to `plain` to let secrets cross the session bus unencrypted (README: Keychains).
+/// Set to `plain` to let secrets cross the session bus unencrypted (README: Where things are kept, and why the key is safe).
 pub const SESSION_VAR: &str = "NOMADCTX_SECRET_SERVICE_SESSION";
 
 /// A connection to the Secret Service with an open session, for the items of one service
@@ -37,6 +37,9 @@ pub const SESSION_VAR: &str = "NOMADCTX_SECRET_SERVICE_SESSION";
 pub struct SecretService {
     channel: Channel,
     service: &'static str,
+    /// The unique bus name of the Secret Service that answered OpenSession: only it may
+    /// answer a prompt (any process of the user can send a signal to nomadctx).
+    owner: String,
     session: Path<'static>,
     cipher: Cipher,
     timeout: Duration,
@@ -80,11 +83,12 @@ impl SecretService {
         let mut service = Self {
             channel,
             service,
+            owner: String::new(),
             session: Path::from("/"),
             cipher: Cipher::Plain,
             timeout,
         };
-        if let Some(ours) = ours {
+        let reply = if let Some(ours) = ours {
             let reply = service
                 .call(service_call("OpenSession").append2(session::DH, Variant(ours.public())))
                 .map_err(|e| match e {
@@ -97,11 +101,17 @@ impl SecretService {
                 .ok_or(Error::Session(SessionError::BadPublicKey))?;
             service.cipher = Cipher::Aes(ours.aes_key(theirs)?);
             service.session = path.into_static();
+            reply
         } else {
             let reply =
                 service.call(service_call("OpenSession").append2(session::PLAIN, Variant("")))?;
             service.session = read_path(&reply, 1)?;
-        }
+            reply
+        };
+        service.owner = reply
+            .sender()
+            .map(|name| name.to_string())
+            .ok_or_else(|| Error::Failed("the Secret Service's answer names no sender".into()))?;
         Ok(service)
     }
 

@@ -43,6 +43,7 @@ impl SecretService {
                 continue;
             };
             if message.msg_type() == MessageType::Signal
+                && message.sender().as_deref() == Some(self.owner.as_str())
                 && message.path().as_ref() == Some(prompt)
                 && message.interface().as_deref() == Some(PROMPT_IFACE)
                 && message.member().as_deref() == Some("Completed")

@@ -122,8 +122,13 @@ impl Supervisor {
             .chain(args.iter().map(OsString::as_os_str))
             .map(|arg| CString::new(arg.as_encoded_bytes()))
             .collect::<Result<Vec<_>, _>>()
-            .context("an argument holds a NUL byte")?;
-        let mut attr = PosixSpawnAttr::init().context("could not prepare to start the command")?;
+            .with_context(|| {
+                format!(
+                    "an argument of {program:?} holds a NUL byte; NUL cannot be passed to a program"
+                )
+            })?;
+        let mut attr = PosixSpawnAttr::init()
+            .with_context(|| format!("could not prepare to start {program:?}"))?;
         // Rust ignores SIGPIPE for itself; the command gets the default back. Signals the
         // user ignored (nohup, `trap '' HUP`) stay ignored, as exec leaves them; the ones
         // nomadctx catches go back to default by themselves.
@@ -137,9 +142,9 @@ impl Supervisor {
                         | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK,
                 )
             })
-            .context("could not prepare to start the command")?;
-        let actions =
-            PosixSpawnFileActions::init().context("could not prepare to start the command")?;
+            .with_context(|| format!("could not prepare to start {program:?}"))?;
+        let actions = PosixSpawnFileActions::init()
+            .with_context(|| format!("could not prepare to start {program:?}"))?;
         // The state stays locked until the command's pid is in it: a signal that arrives
         // meanwhile waits for the command rather than acting on nomadctx alone.
         let spawned = {
@@ -401,7 +406,7 @@ fn wait_following_job_control(pid: Pid) -> Result<u8> {
             }
             Ok(WaitStatus::Stopped(..)) => stop_with(pid),
             Ok(_) => continue,
-            Err(e) => return Err(e).context("could not wait for the command"),
+            Err(e) => return Err(e).context("could not wait for the command to end"),
         }
     }
 }
