@@ -76,6 +76,11 @@ if ! unshare --user --map-current-user true 2>/dev/null; then
 fi
 
 # windows.rs cross-builds nomadctx for Windows and runs it under Wine.
+if ! command -v rustup >/dev/null; then
+  say "rustup is not on PATH: the Windows test (tests/it/windows.rs) needs Rust's x86_64-pc-windows-gnu"
+  say "target, which rustup installs; install Rust with rustup (https://rustup.rs)"
+  exit 1
+fi
 if ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
   say "adding the Rust target x86_64-pc-windows-gnu (rustup)"
   rustup target add x86_64-pc-windows-gnu
