@@ -51,12 +51,8 @@ fn context_with_token(world: &World, address: &str) {
     let id = pki().identity("ec");
     world
         .cmd()
-        .args(["add", "prod", "--address", address, "--token-stdin", "--ca"])
-        .arg(&id.ca)
-        .arg("--cert")
-        .arg(&id.cert)
-        .arg("--key")
-        .arg(&id.key)
+        .args(["add", "prod", "--address", address, "--token-stdin"])
+        .identity(&id)
         .stdin("the-acl-token\n")
         .succeeds();
 }
@@ -474,43 +470,25 @@ fn keychain_timeouts_a_duration_cannot_hold_are_refused_with_a_warning() {
 #[test]
 fn without_a_secret_service_the_error_is_short_and_names_the_choices() {
     let world = World::without_keychain();
-    let no_bus = world
-        .cmd()
-        .args([
-            "add",
-            "prod",
-            "--address",
-            "https://127.0.0.1:4646",
-            "--token-stdin",
-        ])
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .stdin("tok\n")
-        .fails();
-    let no_service = world
-        .cmd()
-        .args([
-            "add",
-            "prod",
-            "--address",
-            "https://127.0.0.1:4646",
-            "--token-stdin",
-        ])
-        .stdin("tok\n")
-        .fails();
-    let dead_bus = world
-        .cmd()
-        .args([
-            "add",
-            "prod",
-            "--address",
-            "https://127.0.0.1:4646",
-            "--token-stdin",
-        ])
+    let add_token = || {
+        world
+            .cmd()
+            .args([
+                "add",
+                "prod",
+                "--address",
+                "https://127.0.0.1:4646",
+                "--token-stdin",
+            ])
+            .stdin("tok\n")
+    };
+    let no_bus = add_token().env_remove("DBUS_SESSION_BUS_ADDRESS").fails();
+    let no_service = add_token().fails();
+    let dead_bus = add_token()
         .env(
             "DBUS_SESSION_BUS_ADDRESS",
             format!("unix:path={}", world.tmp.path().join("no-bus").display()),
         )
-        .stdin("tok\n")
         .fails();
     for (out, why) in [
         (no_bus, "DBUS_SESSION_BUS_ADDRESS is not set"),

@@ -1,7 +1,7 @@
 //! Certificate problems the Nomad mTLS guide's users meet, caught at `add` with one clear
 //! sentence and a remedy, and expiry warnings on every `use` and `exec`.
 
-use crate::harness::{Identity, OutputExt, World, add_cmd, add_with, pki};
+use crate::harness::{Identity, OutputExt, World, add_cmd, add_with, pki, show_json};
 
 fn add(world: &World, name: &str, id: &Identity) -> std::process::Output {
     add_cmd(world, name, id).output()
@@ -115,9 +115,7 @@ fn show_describes_the_client_certificate_as_openssl_does() {
             .stdout_has("CN=ca")
             .stdout_has(key_type)
             .stdout_has(&fingerprint);
-        let json: serde_json::Value =
-            serde_json::from_slice(&world.cmd().args(["show", name, "--json"]).succeeds().stdout)
-                .unwrap();
+        let json = show_json(&world, name);
         assert_eq!(json["client_certificate"]["sha256"], fingerprint.as_str());
     }
     let server = crate::harness::Identity {

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::harness::{OutputExt, Rng, Server, World, add_with, pki};
+use crate::harness::{OutputExt, Rng, Run, Server, World, add_with, new_ec_key, openssl_in, pki};
 use nomadctx::probe::explain::Failure;
 use nomadctx::probe::http::{MAX_RESPONSE, parse_response};
 
@@ -17,12 +17,26 @@ fn context_for(world: &World, name: &str, address: &str, extra: &[&str]) {
         .succeeds();
 }
 
+/// `check NAME`, not yet run, for a new context `name` at `address`.
+fn check_at(world: &World, name: &str, address: &str) -> Run {
+    context_for(world, name, address, &[]);
+    world.cmd().args(["check", name])
+}
+
+/// A port on 127.0.0.1 that nothing listens on (until something takes it).
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[test]
 fn a_correct_context_passes_against_a_real_mtls_server() {
     let server = Server::start("ca.pem", "server", false);
     let world = World::new();
-    context_for(&world, "prod", &server.url("127.0.0.1"), &[]);
-    let out = world.cmd().args(["check", "prod"]).succeeds();
+    let out = check_at(&world, "prod", &server.url("127.0.0.1")).succeeds();
     out.stdout_has("OK")
         .stdout_has("mutual TLS")
         .stdout_has("1.9.3")
@@ -37,16 +51,11 @@ fn each_failure_is_explained() {
     let foreign_server = Server::start("ca.pem", "other-server", false);
     let rejecting = Server::start("other-ca.pem", "server", false);
     let plain = Server::start("ca.pem", "server", true);
-    let unused_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
 
     let cases: Vec<(&str, String, Vec<&str>, Vec<&str>)> = vec![
         (
             "refused",
-            format!("https://127.0.0.1:{unused_port}"),
+            format!("https://127.0.0.1:{}", unused_port()),
             vec![],
             vec!["refused", &"127.0.0.1"],
         ),
@@ -160,11 +169,7 @@ impl OpensslServer {
         )
         .unwrap();
         std::fs::write(root.path().join("v1/status/leader"), "\"10.0.0.1:4647\"").unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = unused_port();
         let pki = pki();
         let child = std::process::Command::new("openssl")
             .args([
@@ -215,32 +220,24 @@ impl Drop for OpensslServer {
 fn openssl_s_server_as_an_independent_peer() {
     let world = World::new();
     let accepting = OpensslServer::start("ca.pem");
-    context_for(
+    check_at(
         &world,
         "prod",
         &format!("https://127.0.0.1:{}", accepting.port),
-        &[],
-    );
-    world
-        .cmd()
-        .args(["check", "prod"])
-        .succeeds()
-        .stdout_has("1.8.4")
-        .stdout_has("eu")
-        .stdout_has("10.0.0.1:4647");
+    )
+    .succeeds()
+    .stdout_has("1.8.4")
+    .stdout_has("eu")
+    .stdout_has("10.0.0.1:4647");
 
     let rejecting = OpensslServer::start("other-ca.pem");
-    context_for(
+    check_at(
         &world,
         "other",
         &format!("https://127.0.0.1:{}", rejecting.port),
-        &[],
-    );
-    world
-        .cmd()
-        .args(["check", "other"])
-        .fails()
-        .stderr_has("rejected our client certificate");
+    )
+    .fails()
+    .stderr_has("rejected our client certificate");
 }
 
 /// A client certificate file that carries its intermediate after the leaf, as Go's
@@ -285,15 +282,7 @@ fn a_rustls_server_that_demands_client_certificates() {
         &pki.path("server.pem"),
         &pki.path("server-key.pem"),
     );
-    context_for(
-        &world,
-        "prod",
-        &format!("https://127.0.0.1:{accepting}"),
-        &[],
-    );
-    world
-        .cmd()
-        .args(["check", "prod"])
+    check_at(&world, "prod", &format!("https://127.0.0.1:{accepting}"))
         .succeeds()
         .stdout_has("1.10.0")
         .stdout_has("rustls")
@@ -304,15 +293,7 @@ fn a_rustls_server_that_demands_client_certificates() {
         &pki.path("server.pem"),
         &pki.path("server-key.pem"),
     );
-    context_for(
-        &world,
-        "other",
-        &format!("https://127.0.0.1:{rejecting}"),
-        &[],
-    );
-    world
-        .cmd()
-        .args(["check", "other"])
+    check_at(&world, "other", &format!("https://127.0.0.1:{rejecting}"))
         .fails()
         .stderr_has("rejected our client certificate");
 
@@ -589,28 +570,9 @@ fn show_escapes_what_a_certificate_says() {
         ),
     )
     .unwrap();
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            out.stderr_text()
-        );
-    };
+    let openssl = |args: &[&str]| openssl_in(&dir, args);
     let (ca, ca_key) = (pki.path("ca.pem"), pki.path("ca-key.pem"));
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        "cli-key.pem",
-    ]);
+    new_ec_key(&dir, "cli-key.pem");
     openssl(&[
         "req",
         "-new",

@@ -1,7 +1,16 @@
 //! Contexts round-trip through the config and a real Secret Service: add, list, show,
 //! set, rename, remove, default, current.
 
-use crate::harness::{OutputExt, World, add_with, key_der, pki, squash};
+use crate::harness::{OutputExt, World, add_with, exec_cat_key, key_der, pki, show_json, squash};
+
+/// What `list --names` prints.
+fn context_names(world: &World) -> String {
+    world
+        .cmd()
+        .args(["list", "--names"])
+        .succeeds()
+        .stdout_text()
+}
 
 #[test]
 fn add_puts_the_key_in_the_secret_service_and_nowhere_on_disk() {
@@ -61,14 +70,7 @@ fn list_and_show_never_print_secrets() {
         .stdout_has("https://127.0.0.1:4646")
         .stdout_has("eu")
         .stdout_has("web");
-    assert_eq!(
-        world
-            .cmd()
-            .args(["list", "--names"])
-            .succeeds()
-            .stdout_text(),
-        "dev\nprod\n"
-    );
+    assert_eq!(context_names(&world), "dev\nprod\n");
 
     let json: serde_json::Value =
         serde_json::from_slice(&world.cmd().args(["list", "--json"]).succeeds().stdout).unwrap();
@@ -88,16 +90,9 @@ fn list_and_show_never_print_secrets() {
         token_line.split_whitespace().collect::<Vec<_>>().join(" "),
         format!("acl token stored in the Secret Service as item nomadctx/{account}")
     );
-    let show_json: serde_json::Value = serde_json::from_slice(
-        &world
-            .cmd()
-            .args(["show", "prod", "--json"])
-            .succeeds()
-            .stdout,
-    )
-    .unwrap();
-    assert_eq!(show_json["client_key_stored"], true);
-    assert_eq!(show_json["token_stored"], true);
+    let shown = show_json(&world, "prod");
+    assert_eq!(shown["client_key_stored"], true);
+    assert_eq!(shown["token_stored"], true);
 
     let stored_key = world.secret("prod/client-key").unwrap();
     for args in [
@@ -205,14 +200,7 @@ fn remove_takes_keychain_items_and_files_with_it() {
             .count(),
         0
     );
-    assert_eq!(
-        world
-            .cmd()
-            .args(["list", "--names"])
-            .succeeds()
-            .stdout_text(),
-        ""
-    );
+    assert_eq!(context_names(&world), "");
 }
 
 #[test]
@@ -234,8 +222,7 @@ fn set_replaces_certificate_and_key_together_and_clears_fields() {
         key.len()
     );
     world.cmd().args(["set", "prod", "--region", ""]).succeeds();
-    let out = world.cmd().args(["show", "prod", "--json"]).succeeds();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = show_json(&world, "prod");
     assert!(json.get("region").is_none(), "{json}");
 
     world
@@ -339,10 +326,7 @@ fn rsa_4096_and_ec_p256_keys_both_work() {
     for (name, kind) in [("rsa", "rsa"), ("ec", "ec")] {
         let id = pki().identity(kind);
         add_with(&world, name, &id, &[]);
-        let read = world
-            .cmd()
-            .args(["exec", name, "--", "sh", "-c", "cat \"$NOMAD_CLIENT_KEY\""])
-            .succeeds();
+        let read = exec_cat_key(world.cmd(), name).succeeds();
         assert_eq!(
             squash(&read.stdout),
             squash(&id.key_pem()),

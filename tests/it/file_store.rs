@@ -406,13 +406,7 @@ fn no_plaintext_key_or_token_is_ever_on_disk() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = run.cmd.spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line, "up\n");
+    assert_eq!(first_line(child.stdout.as_mut().unwrap()), "up\n");
     scan("during exec");
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());

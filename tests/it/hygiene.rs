@@ -1,11 +1,12 @@
 //! Secret hygiene and signals: no key byte is left in a file after `exec`, however it ends;
 //! no key or token byte reaches any output; the terminal passes through `exec` untouched.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::harness::{OutputExt, Step, World, pki};
+use crate::harness::{
+    Identity, OutputExt, Step, World, add_cmd, exec_cat_key, first_line, openssl_in, pki,
+};
 
 use Step::{Expect, Send};
 
@@ -24,14 +25,7 @@ fn own_identity(world: &World) -> Own {
     let dir = world.tmp.path().join("own");
     std::fs::create_dir_all(&dir).unwrap();
     let at = |f: &str| dir.join(f).to_str().unwrap().to_owned();
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| openssl_in(&dir, args);
     let ca = pki().path("ca.pem");
     let ca_key = pki().path("ca-key.pem");
     std::fs::write(
@@ -97,14 +91,12 @@ fn own_identity(world: &World) -> Own {
 fn world_with_own_key() -> (World, Own) {
     let world = World::new();
     let own = own_identity(&world);
-    world
-        .cmd()
-        .args(["add", "prod", "--address", "https://127.0.0.1:4646", "--ca"])
-        .arg(pki().path("ca.pem"))
-        .arg("--cert")
-        .arg(&own.cert)
-        .arg("--key")
-        .arg(&own.key)
+    let id = Identity {
+        ca: pki().path("ca.pem"),
+        cert: own.cert.clone(),
+        key: own.key.clone(),
+    };
+    add_cmd(&world, "prod", &id)
         .arg("--token-stdin")
         .stdin(TOKEN)
         .succeeds();
@@ -158,10 +150,7 @@ fn exec_running(world: &World, script: &str) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(child.stdout.as_mut().unwrap());
     assert_eq!(line.trim(), "running");
     child
 }
@@ -171,16 +160,7 @@ fn no_key_bytes_in_any_file_after_exec_however_it_ends() {
     let (world, own) = world_with_own_key();
     assert!(leaked(&world, &own, false).is_empty());
     // The child really had the key.
-    world
-        .cmd()
-        .args([
-            "exec",
-            "prod",
-            "--",
-            "sh",
-            "-c",
-            "cat \"$NOMAD_CLIENT_KEY\"",
-        ])
+    exec_cat_key(world.cmd(), "prod")
         .succeeds()
         .stdout_has(std::str::from_utf8(&own.needles[0]).unwrap());
     assert_eq!(

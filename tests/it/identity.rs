@@ -2,24 +2,19 @@
 //! context's id, changes write beside the live items, and the first run of this version
 //! moves an installation of the layout before ids without losing anything.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Identity, OutputExt, World, add_cmd, doctor_is_happy, key_der, kill_at_step, pki, squash,
-    store_foreign_item,
+    Identity, OutputExt, World, add_cmd, doctor_is_happy, exec_cat_key, first_line, key_der,
+    kill_at_step, pki, squash, store_foreign_item,
 };
 
 /// The key `exec` hands to a command of context `name`, as PEM without whitespace.
 fn exec_key(world: &World, config_dir: &Path, name: &str) -> Vec<u8> {
-    let out = world
-        .cmd()
-        .env("NOMADCTX_CONFIG_DIR", config_dir)
-        .args(["exec", name, "--", "sh", "-c", "cat \"$NOMAD_CLIENT_KEY\""])
-        .succeeds();
+    let out = exec_cat_key(world.cmd().env("NOMADCTX_CONFIG_DIR", config_dir), name).succeeds();
     squash(&out.stdout)
 }
 
@@ -101,10 +96,7 @@ fn a_write_that_lands_after_its_timeout_never_replaces_the_live_key() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut attached = String::new();
-    BufReader::new(strace.stderr.take().unwrap())
-        .read_line(&mut attached)
-        .unwrap();
+    let attached = first_line(strace.stderr.take().unwrap());
     assert!(attached.contains("attached"), "strace: {attached}");
 
     let set = world
@@ -330,17 +322,7 @@ fn an_installation_from_before_ids_is_moved_on_first_use() {
         &world,
         &[("prod", &ec, Some("legacy-token")), ("staging", &rsa, None)],
     );
-    let first = world
-        .cmd()
-        .args([
-            "exec",
-            "prod",
-            "--",
-            "sh",
-            "-c",
-            "cat \"$NOMAD_CLIENT_KEY\"",
-        ])
-        .succeeds();
+    let first = exec_cat_key(world.cmd(), "prod").succeeds();
     assert_eq!(squash(&first.stdout), squash(&ec.key_pem()));
     first
         .stderr_has("moved 2 context(s)")
@@ -389,17 +371,7 @@ fn the_migration_killed_at_every_step_is_finished_by_the_next_run() {
         );
         kill_at_step(world.cmd().args(["exec", "prod", "--", "true"]), "", step);
 
-        let finished = world
-            .cmd()
-            .args([
-                "exec",
-                "prod",
-                "--",
-                "sh",
-                "-c",
-                "cat \"$NOMAD_CLIENT_KEY\"",
-            ])
-            .succeeds();
+        let finished = exec_cat_key(world.cmd(), "prod").succeeds();
         assert_eq!(squash(&finished.stdout), squash(&ec.key_pem()), "{step}");
         assert_migrated(&world, &ec, &rsa);
     }

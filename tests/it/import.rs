@@ -1,9 +1,9 @@
 //! `add --from-dir` on directories laid out as the guide's cfssl commands and `nomad tls`
 //! lay them out, `add --from-env` from the guide's exports, CA directories and bundles.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::harness::{OutputExt, World, key_der, pki};
+use crate::harness::{Identity, OutputExt, Run, World, add_cmd, key_der, pki, show_json};
 
 /// A directory holding pki files under the given names: (name in dir, pki file).
 fn layout(world: &World, dir: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -13,6 +13,14 @@ fn layout(world: &World, dir: &str, files: &[(&str, &str)]) -> PathBuf {
         std::fs::copy(pki().path(source), dir.join(name)).unwrap();
     }
     dir
+}
+
+/// `add prod --address ADDRESS --from-dir DIR`, not yet run.
+fn add_from_dir(world: &World, address: &str, dir: &Path) -> Run {
+    world
+        .cmd()
+        .args(["add", "prod", "--address", address, "--from-dir"])
+        .arg(dir)
 }
 
 #[test]
@@ -33,17 +41,7 @@ fn from_dir_picks_the_cli_files_of_a_cfssl_layout() {
             ("cli-key.pem", "ec-key.pem"),
         ],
     );
-    world
-        .cmd()
-        .args([
-            "add",
-            "prod",
-            "--address",
-            "https://127.0.0.1:4646",
-            "--from-dir",
-        ])
-        .arg(&dir)
-        .succeeds();
+    add_from_dir(&world, "https://127.0.0.1:4646", &dir).succeeds();
     assert_eq!(
         world.secret("prod/client-key").unwrap(),
         key_der(&dir.join("cli-key.pem"))
@@ -72,17 +70,8 @@ fn from_dir_picks_the_cli_files_of_a_nomad_tls_layout_and_can_remove_the_key_fil
         ],
     );
     let expected = key_der(&dir.join("global-cli-nomad-key.pem"));
-    world
-        .cmd()
-        .args([
-            "add",
-            "prod",
-            "--address",
-            "https://127.0.0.1:4646",
-            "--remove-key-file",
-            "--from-dir",
-        ])
-        .arg(&dir)
+    add_from_dir(&world, "https://127.0.0.1:4646", &dir)
+        .arg("--remove-key-file")
         .succeeds()
         .stderr_has("removed the key file")
         .stderr_has("global-cli-nomad-key.pem");
@@ -107,10 +96,7 @@ fn from_dir_says_what_it_saw_when_files_are_missing_or_ambiguous() {
             ("server-key.pem", "server-key.pem"),
         ],
     );
-    world
-        .cmd()
-        .args(["add", "prod", "--address", "https://a:4646", "--from-dir"])
-        .arg(&agent_only)
+    add_from_dir(&world, "https://a:4646", &agent_only)
         .fails()
         .stderr_has("found no CLI certificate")
         .stderr_has("server-key.pem, server.pem");
@@ -125,10 +111,7 @@ fn from_dir_says_what_it_saw_when_files_are_missing_or_ambiguous() {
             ("global-cli-nomad-key.pem", "rsa-key.pem"),
         ],
     );
-    world
-        .cmd()
-        .args(["add", "prod", "--address", "https://a:4646", "--from-dir"])
-        .arg(&both)
+    add_from_dir(&world, "https://a:4646", &both)
         .fails()
         .stderr_has("more than one CLI certificate")
         .stderr_has("cli.pem, global-cli-nomad.pem");
@@ -137,10 +120,7 @@ fn from_dir_says_what_it_saw_when_files_are_missing_or_ambiguous() {
         "nokey",
         &[("nomad-ca.pem", "ca.pem"), ("cli.pem", "ec.pem")],
     );
-    world
-        .cmd()
-        .args(["add", "prod", "--address", "https://a:4646", "--from-dir"])
-        .arg(&no_key)
+    add_from_dir(&world, "https://a:4646", &no_key)
         .fails()
         .stderr_has("not its key cli-key.pem");
     assert_eq!(world.snapshot(), before);
@@ -160,14 +140,7 @@ fn from_env_migrates_the_guides_bash_profile() {
         .env("NOMAD_REGION", "eu")
         .env("NOMAD_TOKEN", "env-token-1")
         .succeeds();
-    let json: serde_json::Value = serde_json::from_slice(
-        &world
-            .cmd()
-            .args(["show", "prod", "--json"])
-            .succeeds()
-            .stdout,
-    )
-    .unwrap();
+    let json = show_json(&world, "prod");
     assert_eq!(json["address"], "https://127.0.0.1:4646");
     assert_eq!(json["region"], "eu");
     assert_eq!(json["token_stored"], true);
@@ -192,16 +165,15 @@ fn ca_directories_and_bundles_with_several_cas() {
             ("notes.txt", "ec.csr"),
         ],
     );
-    let foreign = pki().identity("foreign");
-    world
-        .cmd()
-        .args(["add", "dir", "--address", "https://127.0.0.1:4646", "--ca"])
-        .arg(&capath)
-        .arg("--cert")
-        .arg(&foreign.cert)
-        .arg("--key")
-        .arg(&foreign.key)
-        .succeeds();
+    add_cmd(
+        &world,
+        "dir",
+        &Identity {
+            ca: capath,
+            ..pki().identity("foreign")
+        },
+    )
+    .succeeds();
     let stored = std::fs::read_to_string(world.cert_file("dir", "ca")).unwrap();
     assert_eq!(stored.matches("BEGIN CERTIFICATE").count(), 2);
 
@@ -212,22 +184,15 @@ fn ca_directories_and_bundles_with_several_cas() {
     ]
     .concat();
     std::fs::write(&bundle, both).unwrap();
-    let id = pki().identity("ec");
-    world
-        .cmd()
-        .args([
-            "add",
-            "bundle",
-            "--address",
-            "https://127.0.0.1:4646",
-            "--ca",
-        ])
-        .arg(&bundle)
-        .arg("--cert")
-        .arg(&id.cert)
-        .arg("--key")
-        .arg(&id.key)
-        .succeeds();
+    add_cmd(
+        &world,
+        "bundle",
+        &Identity {
+            ca: bundle,
+            ..pki().identity("ec")
+        },
+    )
+    .succeeds();
 }
 
 /// The Nomad mTLS guide's cfssl commands, run verbatim, then `add --from-dir` and `check`
@@ -274,17 +239,7 @@ echo '{}' | cfssl gencert -ca=nomad-ca.pem -ca-key=nomad-ca-key.pem -profile=cli
         &dir.join("server-key.pem"),
         false,
     );
-    world
-        .cmd()
-        .args([
-            "add",
-            "prod",
-            "--address",
-            &server.url("127.0.0.1"),
-            "--from-dir",
-        ])
-        .arg(&dir)
-        .succeeds();
+    add_from_dir(&world, &server.url("127.0.0.1"), &dir).succeeds();
     assert_eq!(
         world.secret("prod/client-key").unwrap(),
         key_der(&dir.join("cli-key.pem"))
@@ -295,14 +250,7 @@ echo '{}' | cfssl gencert -ca=nomad-ca.pem -ca-key=nomad-ca-key.pem -profile=cli
         .succeeds()
         .stdout_has("OK");
     // Without -config the CLI certificate lasts one year, not ten: `show` says so.
-    let json: serde_json::Value = serde_json::from_slice(
-        &world
-            .cmd()
-            .args(["show", "prod", "--json"])
-            .succeeds()
-            .stdout,
-    )
-    .unwrap();
+    let json = show_json(&world, "prod");
     let until = json["client_certificate"]["not_after"]
         .as_str()
         .unwrap()

@@ -1,13 +1,12 @@
 //! nomadctx against a second Secret Service, KeePassXC (headless, tests/support/keepassxc.sh):
 //! a context's whole life from add to remove, and its secrets cross the bus encrypted.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
 use crate::harness::{
     Monitor, OutputExt, World, add_cmd, add_with, assert_encrypted, contains, doctor_is_happy,
-    key_der, pki, require_tool,
+    exec_sees, first_line, key_der, pki, require_tool,
 };
 
 const TOKEN: &str = "4a1f3c2e-9b7d-4e61-8f0a-5c3d2b1e0f9a";
@@ -57,10 +56,7 @@ impl KeePassXc {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start bash");
-        let mut ready = String::new();
-        BufReader::new(holder.stdout.take().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
+        let ready = first_line(holder.stdout.take().unwrap());
         if ready.trim() != "ready" {
             let _ = holder.wait();
             panic!(
@@ -159,11 +155,7 @@ fn secrets_cross_the_bus_to_keepassxc_encrypted() {
 
     // The monitor does see KeePassXC's answers: in a plain session, there is the token.
     let monitor = Monitor::start(world, "plain");
-    let out = world
-        .cmd()
-        .env("NOMADCTX_SECRET_SERVICE_SESSION", "plain")
-        .args(["exec", "prod", "--", "sh", "-c", "echo \"$NOMAD_TOKEN\""])
-        .succeeds();
-    assert_eq!(out.stdout_text().trim(), TOKEN);
+    let plain = world.cmd().env("NOMADCTX_SECRET_SERVICE_SESSION", "plain");
+    assert_eq!(exec_sees(plain, "prod", "NOMAD_TOKEN"), TOKEN);
     assert!(contains(&monitor.stop(), TOKEN.as_bytes()));
 }

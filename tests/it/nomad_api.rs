@@ -74,12 +74,15 @@ fn nomad_client_authenticates_through_exec_and_use() {
         .stdin("acl-token-7f3e\n")
         .succeeds();
 
-    let exec = world
-        .cmd()
-        .args(["exec", "prod", "--"])
-        .arg(tool)
-        .succeeds();
-    assert_answer(&exec.stdout_text(), "exec");
+    let exec_tool = || {
+        world
+            .cmd()
+            .args(["exec", "prod", "--"])
+            .arg(tool)
+            .succeeds()
+            .stdout_text()
+    };
+    assert_answer(&exec_tool(), "exec");
 
     // Through a shell that starts the client as its own child, as `nomad` is started.
     let via_shell = world
@@ -108,12 +111,7 @@ fn nomad_client_authenticates_through_exec_and_use() {
             "server.global.nomad",
         ])
         .succeeds();
-    let named = world
-        .cmd()
-        .args(["exec", "prod", "--"])
-        .arg(tool)
-        .succeeds();
-    assert_answer(&named.stdout_text(), "tls server name");
+    assert_answer(&exec_tool(), "tls server name");
 }
 
 #[test]

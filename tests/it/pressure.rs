@@ -490,15 +490,7 @@ fn readers_keep_working_while_set_replaces_the_key() {
         let setter = scope.spawn(|| {
             for i in 0..12 {
                 let id = if i % 2 == 0 { &ec2 } else { &ec };
-                world
-                    .cmd()
-                    .args(["set", "prod", "--ca"])
-                    .arg(&id.ca)
-                    .arg("--cert")
-                    .arg(&id.cert)
-                    .arg("--key")
-                    .arg(&id.key)
-                    .succeeds();
+                world.cmd().args(["set", "prod"]).identity(id).succeeds();
             }
             done.store(true, std::sync::atomic::Ordering::SeqCst);
         });

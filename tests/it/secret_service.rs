@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use crate::harness::{
-    Monitor, OutputExt, World, add_with, assert_encrypted, contains, count, key_der, pki,
-    require_tool,
+    Monitor, OutputExt, World, add_with, assert_encrypted, contains, count, exec_sees, key_der,
+    pki, require_tool,
 };
 
 const TOKEN: &str = "4a1f3c2e-9b7d-4e61-8f0a-5c3d2b1e0f9a";
@@ -28,11 +28,7 @@ fn with_key_and_token() -> (World, Vec<u8>) {
 fn secrets_cross_the_bus_encrypted_and_exec_reads_both_in_one_request() {
     let (world, key) = with_key_and_token();
     let monitor = Monitor::start(&world, "exec");
-    let out = world
-        .cmd()
-        .args(["exec", "prod", "--", "sh", "-c", "echo \"$NOMAD_TOKEN\""])
-        .succeeds();
-    assert_eq!(out.stdout_text().trim(), TOKEN);
+    assert_eq!(exec_sees(world.cmd(), "prod", "NOMAD_TOKEN"), TOKEN);
     let seen = monitor.stop();
     assert_encrypted(&seen, &key, TOKEN);
     // One session, one search per item, one GetSecrets for both.
@@ -57,12 +53,8 @@ fn secrets_cross_the_bus_encrypted_and_exec_reads_both_in_one_request() {
 fn the_plain_session_is_an_opt_in_and_is_plain() {
     let (world, key) = with_key_and_token();
     let monitor = Monitor::start(&world, "plain");
-    let out = world
-        .cmd()
-        .env("NOMADCTX_SECRET_SERVICE_SESSION", "plain")
-        .args(["exec", "prod", "--", "sh", "-c", "echo \"$NOMAD_TOKEN\""])
-        .succeeds();
-    assert_eq!(out.stdout_text().trim(), TOKEN);
+    let plain = world.cmd().env("NOMADCTX_SECRET_SERVICE_SESSION", "plain");
+    assert_eq!(exec_sees(plain, "prod", "NOMAD_TOKEN"), TOKEN);
     let seen = monitor.stop();
     // What the monitor sees is what a plain session shows: so the test above can see it too.
     assert!(contains(&seen, TOKEN.as_bytes()));
@@ -97,11 +89,10 @@ fn items_are_what_other_secret_service_clients_read() {
         .arg(&account)
         .stdin("from-secret-tool")
         .succeeds();
-    let out = world
-        .cmd()
-        .args(["exec", "prod", "--", "sh", "-c", "echo \"$NOMAD_TOKEN\""])
-        .succeeds();
-    assert_eq!(out.stdout_text().trim(), "from-secret-tool");
+    assert_eq!(
+        exec_sees(world.cmd(), "prod", "NOMAD_TOKEN"),
+        "from-secret-tool"
+    );
 }
 
 #[test]
@@ -113,11 +104,10 @@ fn a_context_without_key_or_token_needs_no_keychain() {
         .cmd()
         .args(["add", "dev", "--address", "http://127.0.0.1:4646"])
         .succeeds();
-    let out = world
-        .cmd()
-        .args(["exec", "dev", "--", "sh", "-c", "echo \"$NOMAD_ADDR\""])
-        .succeeds();
-    assert_eq!(out.stdout_text().trim(), "http://127.0.0.1:4646");
+    assert_eq!(
+        exec_sees(world.cmd(), "dev", "NOMAD_ADDR"),
+        "http://127.0.0.1:4646"
+    );
     world
         .cmd()
         .args(["use", "dev", "--shell", "bash"])

@@ -21,12 +21,8 @@ fn three_contexts() -> World {
     ] {
         world
             .cmd()
-            .args(["add", name, "--address", address, "--ca"])
-            .arg(&id.ca)
-            .arg("--cert")
-            .arg(&id.cert)
-            .arg("--key")
-            .arg(&id.key)
+            .args(["add", name, "--address", address])
+            .identity(&id)
             .succeeds();
     }
     world

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::harness::{OutputExt, World, add_with, pki, require_tool, squash};
+use crate::harness::{OutputExt, World, add_with, first_line, pki, require_tool, squash};
 
 const HOSTILE: &str =
     "it's \"q\" $(touch pwned) `touch pwned2` \\ ; * ? [a] two  spaces é ✓ ${HOME} !x";
@@ -457,7 +457,6 @@ test ! -e "$outer" || { echo "the outer shell's own next use left its key file" 
 
 #[test]
 fn use_removes_the_key_files_of_shells_that_have_exited_and_no_others() {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
     let world = hostile_world();
@@ -472,10 +471,7 @@ fn use_removes_the_key_files_of_shells_that_have_exited_and_no_others() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(live.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(live.stdout.take().unwrap());
     let live_key = PathBuf::from(line.trim_end());
     let shared = world.runtime_dir.join("nomadctx").join("shared-prod.pem");
     world

@@ -63,6 +63,14 @@ pub fn require_tool(tool: &str) -> PathBuf {
         .unwrap_or_else(|_| panic!("{tool} is not listed in tests/required-tools.txt"))
 }
 
+/// The first line `stream` gives, newline and all (empty at its end): what a child process
+/// says once it is ready.
+pub fn first_line(stream: impl Read) -> String {
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    line
+}
+
 /// xorshift64*: reproducible random draws without a dependency, for property tests.
 pub struct Rng(pub u64);
 

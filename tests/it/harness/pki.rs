@@ -138,30 +138,13 @@ impl Pki {
     }
 
     fn openssl(&self, args: &[&str]) {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(&self.dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        openssl_in(&self.dir, args);
     }
 
     fn new_key(&self, name: &str, kind: &str) {
         let path = format!("{name}-key.pem");
         match kind {
-            "ec" => self.openssl(&[
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-out",
-                &path,
-            ]),
+            "ec" => new_ec_key(&self.dir, &path),
             "rsa:4096" => self.openssl(&[
                 "genpkey",
                 "-algorithm",
@@ -323,6 +306,36 @@ impl Pki {
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
     }
+}
+
+/// Runs openssl with `args` in `dir`, and asserts it succeeded.
+pub fn openssl_in(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A new P-256 private key in `dir`, named `file`.
+pub fn new_ec_key(dir: &Path, file: &str) {
+    openssl_in(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            file,
+        ],
+    );
 }
 
 /// The DER of a PEM private key file: what nomadctx stores in the keychain.

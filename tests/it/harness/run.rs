@@ -39,6 +39,16 @@ impl Run {
         self
     }
 
+    /// `--ca`, `--cert` and `--key` with the identity's files.
+    pub fn identity(self, id: &Identity) -> Self {
+        self.arg("--ca")
+            .arg(&id.ca)
+            .arg("--cert")
+            .arg(&id.cert)
+            .arg("--key")
+            .arg(&id.key)
+    }
+
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
         self
@@ -138,17 +148,35 @@ pub fn add_cmd(world: &World, name: &str, id: &Identity) -> Run {
 
 /// `run` (nomadctx, wherever it runs) with the arguments of [`add_cmd`].
 pub fn add_args(run: Run, name: &str, id: &Identity) -> Run {
-    run.args(["add", name, "--address", "https://127.0.0.1:4646", "--ca"])
-        .arg(&id.ca)
-        .arg("--cert")
-        .arg(&id.cert)
-        .arg("--key")
-        .arg(&id.key)
+    run.args(["add", name, "--address", "https://127.0.0.1:4646"])
+        .identity(id)
 }
 
 /// Adds context `name` with the identity's CA, certificate and key, and `extra` options.
 pub fn add_with(world: &World, name: &str, id: &Identity, extra: &[&str]) -> Output {
     add_cmd(world, name, id).args(extra).succeeds()
+}
+
+/// `show NAME --json`, parsed.
+pub fn show_json(world: &World, name: &str) -> serde_json::Value {
+    let out = world.cmd().args(["show", name, "--json"]).succeeds();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `run` (nomadctx, wherever it runs) as `exec NAME` with a command that prints the key file
+/// it was handed; not yet run.
+pub fn exec_cat_key(run: Run, name: &str) -> Run {
+    run.args(["exec", name, "--", "sh", "-c", "cat \"$NOMAD_CLIENT_KEY\""])
+}
+
+/// What the command of `exec NAME` (run by `run`, nomadctx wherever it runs) finds in the
+/// environment variable `var`.
+pub fn exec_sees(run: Run, name: &str, var: &str) -> String {
+    run.args(["exec", name, "--", "sh", "-c", &format!("echo \"${var}\"")])
+        .succeeds()
+        .stdout_text()
+        .trim()
+        .to_owned()
 }
 
 /// Runs `run` with `stdin`, stdout discarded and stderr piped, without waiting.

@@ -31,10 +31,7 @@ impl Server {
             cmd.arg("plain");
         }
         let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = first_line(child.stdout.take().unwrap());
         Self {
             child,
             port: line.trim().parse().expect("server port"),

@@ -50,11 +50,7 @@ impl World {
             .stderr(Stdio::null())
             .spawn()
             .expect("start dbus-daemon");
-        let mut line = String::new();
-        BufReader::new(bus.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        world.bus_address = line.trim().to_owned();
+        world.bus_address = first_line(bus.stdout.take().unwrap()).trim().to_owned();
         world.bus = Some(bus);
         assert!(
             !world.bus_address.is_empty(),
@@ -466,10 +462,7 @@ impl KernelSession {
             .expect("start unshare");
         // Only once it says so is the holder in its namespace: before, nsenter would enter
         // the test's own.
-        let mut line = String::new();
-        BufReader::new(holder.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = first_line(holder.stdout.take().unwrap());
         assert_eq!(line, "ready\n", "unshare --user did not start");
         Self { holder }
     }
