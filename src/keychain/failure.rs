@@ -113,6 +113,10 @@ impl Keychain {
             );
         }
         match failure {
+            #[cfg(target_os = "linux")]
+            Failure::Service(foreign @ ServiceError::ForeignBus { .. }) => {
+                anyhow!("could not {verb} the {what} of {owner}: {foreign}")
+            }
             Failure::File(FileError::Locked) => {
                 anyhow!("could not {verb} the {what} of {owner}: {LOCKED}")
             }

@@ -240,6 +240,10 @@ impl Keychain {
             }
             #[cfg(not(target_os = "linux"))]
             Err(Failure::Keyring(KeyringError::NotSupportedByStore(_))) => Ok(None),
+            #[cfg(target_os = "linux")]
+            Err(Failure::Service(foreign @ crate::secret_service::Error::ForeignBus { .. })) => {
+                Err(anyhow!("could not list nomadctx's items: {foreign}"))
+            }
             Err(failure) if failure.no_service().is_some() => Err(anyhow!(
                 "could not list nomadctx's items: there is no Secret Service here ({}).\n{NO_SERVICE_CHOICES}",
                 failure.no_service().unwrap_or_default()

@@ -8,6 +8,14 @@ use super::{ITEM_IFACE, SESSION_VAR};
 pub enum Error {
     /// No session bus to talk to; the reason.
     NoBus(String),
+    /// The bus at `address` (which `from` names) is run by another account (`owner`, when
+    /// the kernel could say) than the user's: nothing was sent to it.
+    ForeignBus {
+        address: String,
+        from: &'static str,
+        owner: Option<u32>,
+        user: u32,
+    },
     /// The bus has no Secret Service on it.
     NoService,
     /// The service (or the bus) did not answer in time.
@@ -32,6 +40,26 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NoBus(why) => f.write_str(why),
+            Self::ForeignBus {
+                address,
+                from,
+                owner,
+                user,
+            } => {
+                let whose = match owner {
+                    Some(owner) => format!("user id {owner}, not to you ({user})"),
+                    None => format!("an account the kernel cannot name, not to you ({user})"),
+                };
+                let remedy = if *from == "DBUS_SESSION_BUS_ADDRESS" {
+                    "a stale address from a session that has ended (tmux, nohup and screen keep them) can be taken over by any local account: unset DBUS_SESSION_BUS_ADDRESS, or start a shell in your own session (log in again, or `dbus-run-session -- $SHELL`)"
+                } else {
+                    "su keeps the previous user's XDG_RUNTIME_DIR: unset it, or use `su -` (or ssh) to get a session of your own"
+                };
+                write!(
+                    f,
+                    "the session bus at {address} (from {from}) belongs to {whose}, so it could hand your keys and tokens to that account; nothing was sent to it. {remedy}"
+                )
+            }
             Self::NoService => f.write_str("no Secret Service runs on this session's D-Bus"),
             Self::TimedOut => f.write_str("no answer"),
             Self::Locked => f.write_str(

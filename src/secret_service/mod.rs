@@ -146,9 +146,10 @@ impl Drop for SecretService {
 }
 
 /// A private connection to the bus at `address`, registered with Hello (sent by us rather
-/// than libdbus so that the wait for it is bounded too).
+/// than libdbus so that the wait for it is bounded too). Nothing is sent before the kernel
+/// has said who runs the bus: the user, or the connection is dropped.
 fn register(address: &Address, timeout: Duration) -> Result<Channel> {
-    let channel = Channel::open_private(&address.value).map_err(|e| {
+    let mut channel = Channel::open_private(&address.value).map_err(|e| {
         // libdbus says "Failed to connect to socket PATH: REASON"; the reason is what helps.
         let message = e.message().unwrap_or("no reason given").trim_end();
         let reason = message.rsplit(": ").next().unwrap_or(message);
@@ -157,8 +158,42 @@ fn register(address: &Address, timeout: Duration) -> Result<Channel> {
             address.from
         ))
     })?;
+    check_bus_owner(&mut channel, address)?;
     channel.send_with_reply_and_block(bus_call("Hello"), timeout)?;
     Ok(channel)
+}
+
+/// Refuses a bus that another account runs. Secrets cross the bus encrypted, but to whoever
+/// answers, and an address is only a name: a stale `unix:abstract=` address whose session
+/// has ended can be taken over by any local account. So the kernel is asked who is at the
+/// other end of the socket (`SO_PEERCRED`, read when the connection was made), and it must be
+/// the user: a bus root runs is not a normal user's, and root's own bus is root's.
+fn check_bus_owner(channel: &mut Channel, address: &Address) -> Result<()> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    use std::os::fd::BorrowedFd;
+    let user = nix::unistd::getuid().as_raw();
+    // The watch is how the dbus crate tells a connection's socket.
+    channel.set_watch_enabled(true);
+    let fd = channel.watch().fd;
+    #[allow(unsafe_code)]
+    // SAFETY: the descriptor is the channel's socket, which stays open while `channel` is
+    // borrowed here.
+    let socket = unsafe { BorrowedFd::borrow_raw(fd) };
+    let owner = getsockopt(&socket, PeerCredentials)
+        .ok()
+        // A TCP bus has no credentials: the kernel reports pid 0 and the overflow id.
+        .filter(|credentials| credentials.pid() != 0)
+        .map(|credentials| credentials.uid());
+    channel.set_watch_enabled(false);
+    if owner == Some(user) {
+        return Ok(());
+    }
+    Err(Error::ForeignBus {
+        address: address.value.clone(),
+        from: address.from,
+        owner,
+        user,
+    })
 }
 
 /// A method call to the bus itself.
@@ -203,34 +238,49 @@ struct Address {
 }
 
 /// The session bus: DBUS_SESSION_BUS_ADDRESS, else the runtime dir's `bus` socket as systemd
-/// sessions have it. Never X11 autolaunch, which would start a bus of its own.
+/// sessions have it, when the runtime dir is the user's (`su` keeps the previous user's
+/// XDG_RUNTIME_DIR). Never X11 autolaunch, which would start a bus of its own.
 fn bus_address() -> Result<Address> {
-    match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
-        Ok(value) if !value.is_empty() => Ok(Address {
+    if let Ok(value) = std::env::var("DBUS_SESSION_BUS_ADDRESS")
+        && !value.is_empty()
+    {
+        return Ok(Address {
             value,
             from: "DBUS_SESSION_BUS_ADDRESS",
+        });
+    }
+    let no_bus = || {
+        Error::NoBus(
+            "this session has no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set".to_owned(),
+        )
+    };
+    let dir = std::env::var_os("XDG_RUNTIME_DIR").ok_or_else(no_bus)?;
+    let socket = std::path::Path::new(&dir).join("bus");
+    let is_socket = {
+        use std::os::unix::fs::FileTypeExt;
+        socket
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_socket())
+    };
+    if !is_socket {
+        return Err(no_bus());
+    }
+    let address = Address {
+        value: format!(
+            "unix:path={}",
+            escape(socket.as_os_str().as_encoded_bytes())
+        ),
+        from: "XDG_RUNTIME_DIR/bus",
+    };
+    let user = nix::unistd::getuid().as_raw();
+    match std::fs::metadata(&dir).map(|meta| std::os::unix::fs::MetadataExt::uid(&meta)) {
+        Ok(owner) if owner == user => Ok(address),
+        owner => Err(Error::ForeignBus {
+            address: address.value,
+            from: address.from,
+            owner: owner.ok(),
+            user,
         }),
-        _ => std::env::var_os("XDG_RUNTIME_DIR")
-            .map(|dir| std::path::Path::new(&dir).join("bus"))
-            .filter(|socket| {
-                use std::os::unix::fs::FileTypeExt;
-                socket
-                    .symlink_metadata()
-                    .is_ok_and(|m| m.file_type().is_socket())
-            })
-            .map(|socket| Address {
-                value: format!(
-                    "unix:path={}",
-                    escape(socket.as_os_str().as_encoded_bytes())
-                ),
-                from: "XDG_RUNTIME_DIR/bus",
-            })
-            .ok_or_else(|| {
-                Error::NoBus(
-                    "this session has no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set"
-                        .to_owned(),
-                )
-            }),
     }
 }
 

@@ -13,6 +13,7 @@ mod core_dumps;
 mod exec;
 mod export_p12;
 mod file_store;
+mod foreign_bus;
 mod generated;
 mod hygiene;
 mod identity;

@@ -1,7 +1,9 @@
 //! Test harness, a file per job: the world (`world`), the command builder (`run`), the
 //! certificates (`pki`), TLS peers (`servers`), the terminal driver (`terminal`) and the bus
-//! monitor (`monitor`); here, the binary under test and the tools the tests need.
+//! monitor (`monitor`), the second local account (`accounts`); here, the binary under test
+//! and the tools the tests need.
 
+mod accounts;
 mod monitor;
 mod pki;
 mod run;
@@ -9,6 +11,7 @@ mod servers;
 mod terminal;
 mod world;
 
+pub use accounts::*;
 pub use monitor::*;
 pub use pki::*;
 pub use run::*;
