@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 
 use crate::context::{Context, Materials, resolve};
 use crate::store::{Config, Lock, Store};
-use crate::{fork, migrate};
+use crate::{fork, migrate, rekey};
 
 #[derive(Debug)]
 pub struct App {
@@ -37,18 +37,23 @@ impl App {
     /// that use a context's certificates or secrets read it this way.
     pub fn load(&self) -> Result<Config> {
         let config = self.store.load()?;
-        if !migrate::needed(&self.store, &config) && !fork::needed(&self.store, &config) {
+        if !migrate::needed(&self.store, &config)
+            && !fork::needed(&self.store, &config)
+            && !rekey::needed(&self.store)
+        {
             return Ok(config);
         }
         let lock = self.store.lock()?;
         self.load_locked(&lock)
     }
 
-    /// As [`App::load`], for commands that hold the lock to change the config. A copied
-    /// config directory gets its own store id first.
+    /// As [`App::load`], for commands that hold the lock to change the config. A re-key of
+    /// the file store cut short is finished or undone, and a copied config directory gets
+    /// its own store id (the re-key first: the fork copies identity.age as it finds it).
     pub fn load_locked(&self, lock: &Lock) -> Result<Config> {
         let config = self.store.load()?;
         let config = migrate::migrate(&self.store, lock, config)?;
+        rekey::settle(&self.store, lock, &config)?;
         fork::fork(&self.store, lock, config)
     }
 

@@ -26,7 +26,7 @@ pub enum Piece {
 }
 
 impl Piece {
-    fn to_line(&self) -> String {
+    pub fn to_line(&self) -> String {
         match self {
             Self::Item(item) => format!(
                 "item {} {} {}",
@@ -39,7 +39,7 @@ impl Piece {
         }
     }
 
-    fn from_line(line: &str) -> Option<Self> {
+    pub fn from_line(line: &str) -> Option<Self> {
         let (tag, rest) = line.split_once(' ')?;
         let words: Vec<&str> = rest.split(' ').collect();
         match (tag, words.as_slice()) {

@@ -24,6 +24,7 @@ pub mod pkcs12;
 pub mod platform;
 pub mod probe;
 pub mod process_guard;
+pub mod rekey;
 pub mod runtime;
 pub mod secret;
 #[cfg(target_os = "linux")]

@@ -30,12 +30,17 @@ pub enum KeychainAction {
     /// Example: nomadctx keychain use file --migrate
     Use(KeychainUseArgs),
 
-    /// Change the file store's passphrase (only its identity is encrypted again).
+    /// Change the file store's passphrase; with --rekey, its identity too.
+    ///
+    /// Without --rekey only identity.age is encrypted again, with the new passphrase: the
+    /// identity inside it stays, and so do the secrets, so an old copy of identity.age (a
+    /// backup) still opens with the old passphrase, and opens every secret stored before and
+    /// after the change. When the old passphrase may be known to someone, use --rekey.
     ///
     /// Asks for the current passphrase and the new one twice on the terminal; with
     /// --passphrase-stdin reads two lines, the current passphrase and the new one.
     ///
-    /// Example: nomadctx keychain passphrase
+    /// Example: nomadctx keychain passphrase --rekey
     Passphrase(PassphraseArgs),
 }
 
@@ -64,6 +69,13 @@ pub struct PassphraseArgs {
     /// Read the current and the new passphrase as two lines of standard input.
     #[arg(long)]
     pub passphrase_stdin: bool,
+
+    /// Make a new identity as well: every secret is encrypted to it again and config.toml's
+    /// file_recipient follows, as one change that a crash at any step leaves whole (the next
+    /// command finishes or undoes it); the old secret files are deleted once the new ones
+    /// read back. The old identity.age and passphrase then open nothing stored from now on.
+    #[arg(long)]
+    pub rekey: bool,
 }
 
 #[derive(Debug, Args)]

@@ -273,9 +273,33 @@ fn passphrase(app: &App, args: PassphraseArgs) -> Result<()> {
     };
     let identity = store.open_identity(&old)?;
     passphrase::warn_if_short(&new);
+    if args.rekey {
+        return rekey(app, &lock, config, identity, &new);
+    }
     store.write_identity(&identity, &new)?;
     eprintln!(
-        "nomadctx: the file store's passphrase is changed ({} is encrypted again; the secrets are as they were)",
+        "nomadctx: the file store's passphrase is changed: {} is encrypted again with it. The identity inside is the same, and so are the secrets: a copy of the old identity.age (a backup) still opens with the old passphrase, and opens every secret stored before and after this change. If the old passphrase may be known to someone, run `nomadctx keychain passphrase --rekey`: it makes a new identity and encrypts every secret to it again",
+        store.identity_path().display()
+    );
+    Ok(())
+}
+
+/// `keychain passphrase --rekey`: a new identity, every secret encrypted to it again.
+fn rekey(
+    app: &App,
+    lock: &crate::store::Lock,
+    config: Config,
+    old: x25519::Identity,
+    passphrase: &str,
+) -> Result<()> {
+    let new = x25519::Identity::generate();
+    let config = crate::rekey::rekey(&app.store, lock, config, old, &new, passphrase)?;
+    let store = FileStore::of(&config)?;
+    // The cache held the old identity, which no longer opens anything this store uses.
+    store.cache_quietly(&new, config.unlock_for());
+    eprintln!(
+        "nomadctx: the file store has a new identity and passphrase: every secret is encrypted to it again and config.toml's file_recipient is {}; the old identity.age and passphrase open nothing stored from now on. Back up the new {}: copies of the old one are no use for it",
+        new.to_public(),
         store.identity_path().display()
     );
     Ok(())

@@ -1,5 +1,6 @@
 //! The store's identity: unlocking it (cache, passphrase file or terminal), making and writing it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use age::secrecy::{ExposeSecret, SecretString};
@@ -11,6 +12,9 @@ use super::{FileError, FileStore, LOCKED, SECRETS, decrypt, read_private};
 use crate::passphrase;
 use crate::store::{create_private_dir, write_atomic};
 use crate::unlock_cache;
+
+/// A re-key's new identity until its change commits (see `crate::rekey`).
+const NEXT_IDENTITY: &str = "identity-next.age";
 
 /// The scrypt work factor nomadctx accepts when opening identity.age: age's own ceiling for
 /// files a user is asked about (about 16 s on a slow machine), never hours.
@@ -176,6 +180,52 @@ impl FileStore {
 
     /// Writes identity.age (atomically) as `age-keygen` would, encrypted with `passphrase`.
     pub fn write_identity(&self, identity: &x25519::Identity, passphrase: &str) -> Result<()> {
+        write_atomic(
+            &self.identity_path(),
+            &self.encrypt_identity(identity, passphrase)?,
+        )
+    }
+
+    /// Where a re-key keeps the new identity until its change is committed: identity.age
+    /// must stay the one config.toml's recipient names until then.
+    pub fn next_identity_path(&self) -> PathBuf {
+        self.dir.join(NEXT_IDENTITY)
+    }
+
+    /// Writes the new identity of a re-key beside identity.age, encrypted with `passphrase`.
+    pub fn write_next_identity(&self, identity: &x25519::Identity, passphrase: &str) -> Result<()> {
+        write_atomic(
+            &self.next_identity_path(),
+            &self.encrypt_identity(identity, passphrase)?,
+        )
+    }
+
+    /// Puts the re-key's new identity in identity.age's place in one rename (a crash leaves
+    /// one or the other, whole); nothing to do when it is there already.
+    pub fn promote_next_identity(&self) -> Result<()> {
+        let next = self.next_identity_path();
+        if !next.exists() {
+            return Ok(());
+        }
+        std::fs::rename(&next, self.identity_path()).with_context(|| {
+            format!(
+                "could not move {} to {}; move it there by hand (it is the identity config.toml's file_recipient names)",
+                next.display(),
+                self.identity_path().display()
+            )
+        })?;
+        if let Err(e) = crate::platform::sync_dir(&self.dir) {
+            crate::text::warn(&format!(
+                "{} is replaced but {} could not be synced to disk: {e}",
+                self.identity_path().display(),
+                self.dir.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// `age-keygen`'s text for `identity`, encrypted with `passphrase`.
+    fn encrypt_identity(&self, identity: &x25519::Identity, passphrase: &str) -> Result<Vec<u8>> {
         let text = Zeroizing::new(format!(
             "# nomadctx file store {}\n# public key: {}\n{}\n",
             self.store_id,
@@ -183,9 +233,8 @@ impl FileStore {
             identity.to_string().expose_secret()
         ));
         let recipient = scrypt_recipient(passphrase);
-        let ciphertext = age::encrypt(&recipient, text.as_bytes())
-            .map_err(|e| anyhow!("could not encrypt the identity: {e}"))?;
-        write_atomic(&self.identity_path(), &ciphertext)
+        age::encrypt(&recipient, text.as_bytes())
+            .map_err(|e| anyhow!("could not encrypt the identity: {e}"))
     }
 
     /// Uses `identity` (just created or opened by the caller) for the rest of this run.

@@ -22,6 +22,7 @@ mod keepassxc;
 mod nomad_api;
 mod pressure;
 mod quoting;
+mod rekey;
 mod secret_service;
 mod session;
 mod shells;
