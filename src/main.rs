@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use nomadctx::text::printable_message;
 use nomadctx::{cli, cmd, process_guard};
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 /// See Cargo.toml: musl's own allocator maps and unmaps memory on nearly every free.
 #[cfg(target_env = "musl")]
@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     clap_complete::CompleteEnv::with_factory(cli::Cli::command)
         .var(cli::COMPLETE_VAR)
         .complete();
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     keep_secrets_private(&cli.command);
     match cmd::run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -2,8 +2,10 @@
 //! their arguments in args.rs.
 
 mod args;
+mod hints;
 
 pub use args::*;
+pub use hints::parse;
 
 use clap::{Parser, Subcommand};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};

@@ -10,15 +10,24 @@ use crate::cli::InitArgs;
 use crate::output::print;
 use crate::shell::{Integration, Shell};
 
-/// bash and zsh share one function; SHELL and RC are filled in by [`run`].
+/// bash and zsh share one function; SHELL, RC and DEPTH (the shell's subshell counter) are
+/// filled in by [`run`]. In a subshell (`eval "$(nomadctx use prod)"`, the form `add`
+/// suggests) the function prints the statements for the shell above to evaluate: evaluated
+/// there, they would be lost with the subshell. Not "stdout is not a terminal", which would
+/// break `nomadctx use prod > /dev/null` in the shell itself.
 const BASH_OR_ZSH: &str = r#"# nomadctx shell integration, from `eval "$(nomadctx init SHELL)"` in RC:
-# `nomadctx use NAME`, `nomadctx use -` and `nomadctx use --unset` change this shell.
+# `nomadctx use NAME`, `nomadctx use -` and `nomadctx use --unset` change this shell;
+# `eval "$(nomadctx use NAME)"` works as it does without the integration.
 nomadctx() {
     if [ "${1-}" = use ]; then
         local arg statements
         for arg in "$@"; do
             case $arg in -h | --help | -V | --version) command nomadctx "$@"; return ;; esac
         done
+        if [ "${DEPTH:-0}" -gt 0 ]; then
+            command nomadctx "$@" --shell SHELL
+            return
+        fi
         statements="$(command nomadctx "$@" --shell SHELL)" || return
         eval "$statements"
     else
@@ -69,10 +78,15 @@ use_nomadctx() {
 "#;
 
 pub fn run(args: InitArgs) -> Result<()> {
-    let posix = |shell: &str, rc: &str| BASH_OR_ZSH.replace("SHELL", shell).replace("RC", rc);
+    let posix = |shell: &str, rc: &str, depth: &str| {
+        BASH_OR_ZSH
+            .replace("SHELL", shell)
+            .replace("RC", rc)
+            .replace("DEPTH", depth)
+    };
     print(&match args.shell {
-        Integration::Shell(Shell::Bash) => posix("bash", "~/.bashrc"),
-        Integration::Shell(Shell::Zsh) => posix("zsh", "~/.zshrc"),
+        Integration::Shell(Shell::Bash) => posix("bash", "~/.bashrc", "BASH_SUBSHELL"),
+        Integration::Shell(Shell::Zsh) => posix("zsh", "~/.zshrc", "ZSH_SUBSHELL"),
         Integration::Shell(Shell::Fish) => FISH.to_owned(),
         Integration::Shell(Shell::Powershell) => POWERSHELL.to_owned(),
         Integration::Direnv => DIRENV.to_owned(),

@@ -12,6 +12,8 @@ pub struct Address {
     pub host: String,
     /// As given, else the scheme's: 443 or 80.
     pub port: u16,
+    /// Whether the URL gave the port (Nomad's is 4646, not the scheme's).
+    pub port_given: bool,
     /// The path before Nomad's `/v1/...`, without a trailing `/`; usually empty.
     pub prefix: String,
 }
@@ -59,6 +61,7 @@ impl Address {
             bail!("address {address:?} has no valid host name; {hint}");
         };
         let tls = scheme == "https";
+        let port_given = port.is_some();
         let port = match port {
             None if tls => 443,
             None => 80,
@@ -74,8 +77,20 @@ impl Address {
             tls,
             host: host.to_owned(),
             port,
+            port_given,
             prefix: path.trim_end_matches('/').to_owned(),
         })
+    }
+
+    /// The address with Nomad's default port 4646 where it gave none.
+    pub fn with_nomad_port(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{host}:4646{}", self.prefix)
     }
 
     /// `host:port`, an IPv6 literal in brackets: for the Host header and for messages.

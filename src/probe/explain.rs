@@ -67,17 +67,31 @@ pub(super) fn explain(
     let failure = err.chain().find_map(|c| c.downcast_ref::<Failure>());
     let region = context.region.as_deref().unwrap_or("global");
     let message = match (failure, rustls_err, io.map(io::Error::kind)) {
-        (Some(Failure::Unreachable(tried)), _, _) => unreachable(&addr, tried),
+        (Some(Failure::Unreachable(tried)), _, _) => {
+            let message = unreachable(&addr, tried);
+            if address.port_given {
+                message
+            } else {
+                format!(
+                    "{message}; the address names no port, so {} was used, but Nomad's HTTP API listens on 4646 by default: `nomadctx set {name} --address {}`",
+                    address.port,
+                    address.with_nomad_port()
+                )
+            }
+        }
         (Some(Failure::TooLarge), _, _) => format!(
             "the server at {addr} sent more than {} MiB without ending its answer; it is probably not a Nomad agent: check the address",
             MAX_RESPONSE / (1024 * 1024)
         ),
-        // A TLS record (an alert or a handshake) in answer to plain HTTP.
+        // A TLS record (an alert or a handshake) in answer to plain HTTP, or nothing at all:
+        // a TLS listener given plain HTTP.
         (Some(Failure::NotHttp(start)), _, _)
             if !address.tls
-                && (start.starts_with("\u{15}\u{3}") || start.starts_with("\u{16}\u{3}")) =>
+                && (start.is_empty()
+                    || start.starts_with("\u{15}\u{3}")
+                    || start.starts_with("\u{16}\u{3}")) =>
         {
-            format!("the server at {addr} speaks TLS; use an https:// address")
+            wants_https(name, address)
         }
         (Some(other), _, _) => format!("{addr} did not answer as a Nomad agent: {other}"),
         (_, Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)), _) => {
@@ -129,7 +143,10 @@ pub(super) fn explain(
         ),
         (_, Some(other), _) => format!("TLS with {addr} failed: {other}"),
         (_, None, Some(ErrorKind::TimedOut | ErrorKind::WouldBlock)) => too_slow(&addr),
-        (_, None, Some(ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof)) if address.tls => {
+        (_, None, Some(ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof)) if !address.tls => {
+            wants_https(name, address)
+        }
+        (_, None, Some(ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof)) => {
             format!(
                 "the server at {addr} closed the connection during TLS; it may want a client certificate this context lacks, or not speak TLS"
             )
@@ -137,6 +154,16 @@ pub(super) fn explain(
         _ => format!("request to {addr} failed: {err:#}"),
     };
     printable(&message).into_owned()
+}
+
+/// A plain-HTTP address for a server that speaks TLS: what to change.
+pub(super) fn wants_https(name: &str, address: &Address) -> String {
+    format!(
+        "the server at {} did not answer plain HTTP, and a Nomad agent with TLS (as mutual TLS needs) expects https://; the context's address is http://: change it with `nomadctx set {name} --address https://{}{}`",
+        address.authority(),
+        address.authority(),
+        address.prefix
+    )
 }
 
 fn too_slow(addr: &str) -> String {
@@ -206,13 +233,12 @@ mod tests {
         let address = Address::parse(&context.address).unwrap();
         let explained = |failure: Failure| explain(&failure.into(), "prod", &address, &context);
         let tls_alert = parse_response(b"\x15\x03\x03\x00\x02\x02\x46").unwrap_err();
+        let wants_https = "the server at nomad:4646 did not answer plain HTTP, and a Nomad agent with TLS (as mutual TLS needs) expects https://; the context's address is http://: change it with `nomadctx set prod --address https://nomad:4646`";
+        assert_eq!(explained(tls_alert), wants_https);
+        assert_eq!(explained(parse_response(b"").unwrap_err()), wants_https);
         assert_eq!(
-            explained(tls_alert),
-            "the server at nomad:4646 speaks TLS; use an https:// address"
-        );
-        assert_eq!(
-            explained(parse_response(b"").unwrap_err()),
-            "nomad:4646 did not answer as a Nomad agent: the server closed the connection without an answer"
+            explained(parse_response(b"SSH-2.0-OpenSSH_9.2\r\n").unwrap_err()),
+            "nomad:4646 did not answer as a Nomad agent: the server's answer is not HTTP (it begins \"SSH-2.0-OpenSSH_9.2\\u{d}\")"
         );
         assert!(explained(Failure::TooLarge).contains("more than 1 MiB"));
         let slow = io::Error::from(ErrorKind::TimedOut);

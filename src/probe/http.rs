@@ -10,10 +10,11 @@ use super::explain::Failure;
 /// of kilobytes; a server that sends more is something else, or hostile.
 pub const MAX_RESPONSE: usize = 1024 * 1024;
 
-/// An HTTP answer: its status and its body, de-chunked.
+/// An HTTP answer: its status, what it says its body is, and the body, de-chunked.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -53,9 +54,12 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, Failure> {
     let status = lines.next().and_then(status_code).ok_or_else(not_http)?;
     let mut chunked = false;
     let mut length = None;
+    let mut content_type = None;
     for (name, value) in lines.filter_map(|line| line.split_once(':')) {
         let value = value.trim();
-        if name.eq_ignore_ascii_case("transfer-encoding") {
+        if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked |= value.to_ascii_lowercase().contains("chunked");
         } else if name.eq_ignore_ascii_case("content-length") {
             let n = Some(value)
@@ -77,7 +81,11 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, Failure> {
             .to_vec(),
         (false, None) => body.to_vec(),
     };
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        content_type,
+        body,
+    })
 }
 
 /// The status of `HTTP/1.1 200 OK`: three digits after the version.

@@ -78,7 +78,7 @@ pub fn check(
     let session = Session::new(name, context, address, addrs, credentials, deadline)?;
     let agent = session.get("/v1/agent/self").map_err(explained)?;
     let (version, region) = match agent.status {
-        200 => agent_facts(&agent.body),
+        200 => agent_facts(&agent.body).ok_or_else(|| not_nomad(context, address, &agent))?,
         403 => bail!(
             "{} refused the request with HTTP 403: the ACL token is {}; store a valid one with `nomadctx set {name} --token-stdin`",
             context.address,
@@ -97,6 +97,11 @@ pub fn check(
         ),
     };
     let leader = session.get("/v1/status/leader").map_err(explained)?;
+    if !address.tls && agent.status == 400 && leader.status == 400 {
+        // Go's TLS listeners answer plain HTTP with 400 "Client sent an HTTP request to an
+        // HTTPS server".
+        bail!(explain::wants_https(name, address));
+    }
     if agent.status != 200 && leader.status != 200 {
         bail!(
             "{} answered HTTP {} to /v1/agent/self and HTTP {} to /v1/status/leader; is this a Nomad HTTP API address?",
@@ -109,39 +114,51 @@ pub fn check(
         tls: address.tls,
         version,
         region,
-        leader: leader_of(&leader),
+        leader: leader_of(&leader).ok_or_else(|| not_nomad(context, address, &leader))?,
     })
 }
 
-/// The leader's address from /v1/status/leader: a JSON string, only from a 200 answer (an
-/// error page, or a proxy echoing the request with its token, is no leader), and short.
-fn leader_of(answer: &Response) -> String {
-    const MAX_LEADER: usize = 256;
-    if answer.status != 200 {
-        return format!("unknown (HTTP {})", answer.status);
-    }
-    let leader = serde_json::from_slice::<String>(&answer.body).unwrap_or_else(|_| {
-        String::from_utf8_lossy(&answer.body)
-            .trim()
-            .trim_matches('"')
-            .to_owned()
-    });
-    match leader.char_indices().nth(MAX_LEADER) {
-        _ if leader.is_empty() => "none".to_owned(),
-        Some((cut, _)) => format!("{}...", &leader[..cut]),
-        None => leader,
-    }
+/// A server answered, but not as a Nomad agent does: say what answered.
+fn not_nomad(context: &Context, address: &Address, answer: &Response) -> anyhow::Error {
+    let what = match &answer.content_type {
+        Some(kind) => format!("`{}`", printable(kind)),
+        None => "something without a Content-Type".to_owned(),
+    };
+    anyhow!(
+        "{} is {} server that is not a Nomad agent: it answered {what}; check the address (Nomad's HTTP API listens on port 4646 by default)",
+        context.address,
+        if address.tls { "a TLS" } else { "an HTTP" },
+    )
 }
 
-fn agent_facts(body: &[u8]) -> (String, String) {
-    let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+/// The leader's address from /v1/status/leader, only from a 200 answer (an error page, or a
+/// proxy echoing the request with its token, is no leader): a JSON string that is empty (no
+/// leader) or `IP:PORT`, as Nomad answers; anything else is not Nomad's answer.
+fn leader_of(answer: &Response) -> Option<String> {
+    if answer.status != 200 {
+        return Some(format!("unknown (HTTP {})", answer.status));
+    }
+    let leader = serde_json::from_slice::<String>(&answer.body).ok()?;
+    if leader.is_empty() {
+        return Some("none".to_owned());
+    }
+    leader.parse::<SocketAddr>().ok().map(|_| leader)
+}
+
+/// Version and region from /v1/agent/self, which must be Nomad's JSON: an object with the
+/// agent's `config` and its gossip `member`.
+fn agent_facts(body: &[u8]) -> Option<(String, String)> {
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if !json["config"].is_object() || !json["member"].is_object() {
+        return None;
+    }
     let config = &json["config"];
     let version = config["Version"]["Version"]
         .as_str()
         .unwrap_or("unknown")
         .to_owned();
     let region = config["Region"].as_str().unwrap_or("unknown").to_owned();
-    (version, region)
+    Some((version, region))
 }
 
 /// The connections of one check: where to, over what, with which token, until when.

@@ -749,3 +749,19 @@ fn hostile_hand_edited_values_never_panic_a_reader() {
     std::fs::write(&config, &good).unwrap();
     world.cmd().args(["show", "prod"]).succeeds();
 }
+
+#[test]
+fn exec_without_the_double_dash_says_where_it_goes() {
+    let world = World::headless();
+    let out = world
+        .cmd()
+        .args(["exec", "prod", "nomad", "node", "status"])
+        .fails();
+    assert_eq!(out.code(), 2);
+    out.stderr_has("put `--` before the command: nomadctx exec prod -- nomad node status");
+    world
+        .cmd()
+        .args(["exec", "--all", "nomad", "node", "status"])
+        .fails()
+        .stderr_has("nomadctx exec --all -- nomad node status");
+}

@@ -160,12 +160,18 @@ struct OpensslServer {
 
 impl OpensslServer {
     fn start(client_ca: &str) -> Self {
+        Self::serving(client_ca, "-WWW")
+    }
+
+    /// With `-www`, every request gets openssl's HTML status page: a TLS server that is
+    /// not Nomad.
+    fn serving(client_ca: &str, mode: &str) -> Self {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("v1/agent")).unwrap();
         std::fs::create_dir_all(root.path().join("v1/status")).unwrap();
         std::fs::write(
             root.path().join("v1/agent/self"),
-            r#"{"config":{"Version":{"Version":"1.8.4"},"Region":"eu"}}"#,
+            r#"{"config":{"Version":{"Version":"1.8.4"},"Region":"eu"},"member":{}}"#,
         )
         .unwrap();
         std::fs::write(root.path().join("v1/status/leader"), "\"10.0.0.1:4647\"").unwrap();
@@ -175,7 +181,7 @@ impl OpensslServer {
             .args([
                 "s_server",
                 "-quiet",
-                "-WWW",
+                mode,
                 "-Verify",
                 "1",
                 "-verify_return_error",
@@ -238,6 +244,60 @@ fn openssl_s_server_as_an_independent_peer() {
     )
     .fails()
     .stderr_has("rejected our client certificate");
+}
+
+#[test]
+fn a_tls_server_that_is_not_nomad_is_not_ok() {
+    let world = World::new();
+    let web = OpensslServer::serving("ca.pem", "-www");
+    let out = check_at(&world, "web", &format!("https://127.0.0.1:{}", web.port)).fails();
+    assert_eq!(out.code(), 1);
+    out.stderr_has("is a TLS server that is not a Nomad agent: it answered `text/html`");
+    assert!(!out.stdout_text().contains("OK"), "{}", out.stdout_text());
+    // Nor does a server whose /v1/agent/self is JSON but not an agent's, or whose leader is
+    // not IP:PORT.
+    let json = hostile_server(2, |_, tcp| {
+        let _ = tcp.write_all(json_answer(r#"{"status":"ok"}"#).as_bytes());
+    });
+    plain_context(&world, "json", json);
+    world
+        .cmd()
+        .args(["check", "json"])
+        .fails()
+        .stderr_has("an HTTP server that is not a Nomad agent: it answered `application/json`");
+    let leader = hostile_server(4, agent("1.9.3", "global", "<html>"));
+    plain_context(&world, "leader", leader);
+    world
+        .cmd()
+        .args(["check", "leader"])
+        .fails()
+        .stderr_has("not a Nomad agent");
+}
+
+#[test]
+fn an_http_address_for_a_tls_agent_says_to_use_https() {
+    let world = World::new();
+    let server = Server::start("ca.pem", "server", false);
+    let out = check_at(&world, "prod", &format!("http://127.0.0.1:{}", server.port)).fails();
+    out.stderr_has("the context's address is http://")
+        .stderr_has(&format!(
+            "nomadctx set prod --address https://127.0.0.1:{}",
+            server.port
+        ));
+}
+
+#[test]
+fn an_address_without_a_port_names_nomad_s_port() {
+    let world = World::new();
+    // Nothing listens on 127.0.0.1:443 in the tests' world (the same as a refused 4646).
+    if std::net::TcpStream::connect(("127.0.0.1", 443)).is_ok() {
+        panic!("something listens on 127.0.0.1:443; this test needs it closed");
+    }
+    check_at(&world, "prod", "https://127.0.0.1")
+        .fails()
+        .stderr_has("was refused")
+        .stderr_has("Nomad's HTTP API listens on 4646 by default")
+        .stderr_has("nomadctx set prod --address https://127.0.0.1:4646");
 }
 
 /// A client certificate file that carries its intermediate after the leaf, as Go's
@@ -355,8 +415,9 @@ fn json_answer(body: &str) -> String {
 /// Nomad-shaped answers to both requests of `check`, with `version`, `region` and `leader`
 /// as JSON string contents (escapes allowed).
 fn agent(version: &str, region: &str, leader: &str) -> impl Fn(&str, &mut TcpStream) + use<> {
-    let self_body =
-        format!(r#"{{"config":{{"Version":{{"Version":"{version}"}},"Region":"{region}"}}}}"#);
+    let self_body = format!(
+        r#"{{"config":{{"Version":{{"Version":"{version}"}},"Region":"{region}"}},"member":{{}}}}"#
+    );
     let leader_body = format!("\"{leader}\"");
     move |path, tcp| {
         let body = if path == "/v1/status/leader" {
@@ -472,7 +533,7 @@ fn what_the_server_says_cannot_drive_the_terminal() {
         agent(
             r"1.9\u001b]52;c;aGk=\u0007",
             r"eu\u001b[2J\u009b2J\u202elabolg",
-            r#"\u001b[1A\rcontext \"prod\": OK\u2066"#,
+            "10.0.0.1:4647",
         ),
     );
     plain_context(&world, "hostile", facts);
@@ -489,7 +550,7 @@ fn what_the_server_says_cannot_drive_the_terminal() {
     clean(&out.stderr);
     out.stdout_has(r"1.9\u{1b}]52;c;aGk=\u{7}")
         .stdout_has(r"eu\u{1b}[2J\u{9b}2J\u{202e}labolg")
-        .stdout_has(r#"\u{1b}[1A\u{d}context "prod": OK\u{2066}"#);
+        .stdout_has("leader         10.0.0.1:4647");
     let all = world.cmd().args(["check", "--all"]).succeeds();
     clean(&all.stdout);
     all.stdout_has(&format!(

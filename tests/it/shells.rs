@@ -497,3 +497,59 @@ fn use_removes_the_key_files_of_shells_that_have_exited_and_no_others() {
     assert!(left.is_empty(), "left: {left:?}");
     assert!(shared.exists(), "a shared key file was removed");
 }
+
+#[test]
+fn with_the_init_function_both_forms_of_use_change_the_shell() {
+    require_tool("zsh");
+    require_tool("fish");
+    let world = hostile_world();
+    with_staging(&world);
+    // Each form leaves this shell in a context, with a key file it can read; the last
+    // check is the form `add` suggests, run in the shell itself with stdout redirected.
+    let check = r#"eval "$(nomadctx use staging)"
+test "$NOMADCTX_CONTEXT" = staging || { echo "eval \"\$(nomadctx use staging)\" changed nothing" >&2; exit 5; }
+test -r "$NOMAD_CLIENT_KEY" || exit 6
+nomadctx use prod
+test "$NOMADCTX_CONTEXT" = prod || { echo "nomadctx use prod changed nothing" >&2; exit 7; }
+nomadctx use staging > /dev/null
+test "$NOMADCTX_CONTEXT" = staging || { echo "nomadctx use staging > /dev/null changed nothing" >&2; exit 8; }
+test -r "$NOMAD_CLIENT_KEY" || exit 9"#;
+    for shell in ["bash", "zsh"] {
+        let out = world
+            .program(shell)
+            .args(["-c", &format!("eval \"$(nomadctx init {shell})\"\n{check}")])
+            .env("SHELL", format!("/bin/{shell}"))
+            .output();
+        assert!(
+            out.status.success(),
+            "{shell}: exit {}: {}",
+            out.code(),
+            out.stderr_text()
+        );
+    }
+    // fish: `| source`, the form fish users type, and the plain call.
+    let out = world
+        .program("fish")
+        .args([
+            "-c",
+            "nomadctx init fish | source
+nomadctx use staging | source
+test \"$NOMADCTX_CONTEXT\" = staging; or exit 5
+nomadctx use prod
+test \"$NOMADCTX_CONTEXT\" = prod; or exit 7",
+        ])
+        .env("SHELL", "/usr/bin/fish")
+        .output();
+    assert!(
+        out.status.success(),
+        "fish: exit {}: {}",
+        out.code(),
+        out.stderr_text()
+    );
+    // Only the shell's own key file is left: none for a subshell that has gone.
+    let left = per_shell_key_files(&world);
+    assert!(
+        left.len() <= 1,
+        "key files of subshells left behind: {left:?}"
+    );
+}

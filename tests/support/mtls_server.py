@@ -1,7 +1,7 @@
 """A Nomad-shaped HTTPS server that requires a client certificate signed by the CA.
 
 Usage: mtls_server.py CA SERVER_CERT SERVER_KEY [plain]. Prints its port. /v1/status/leader
-answers like Nomad; any other GET answers JSON with a Nomad-like "config" plus the path, the
+answers like Nomad; any other GET answers JSON with a Nomad-like "config" and "member" plus the path, the
 X-Nomad-Token header and the client certificate's common name. The token "bad" gets HTTP 403
 as Nomad's ACLs answer. With "plain" it speaks plain HTTP on the same port.
 Exits after 60 seconds so a failed test cannot leave it behind.
@@ -27,6 +27,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = json.dumps(
                 {
                     "config": {"Version": {"Version": "1.9.3"}, "Region": "global"},
+                    "member": {"Name": "server-1.global", "Port": 4648},
                     "path": self.path,
                     "token": token,
                     "client_cn": subject.get("commonName"),

@@ -102,7 +102,7 @@ pub fn rustls_server(client_ca: &Path, cert: &Path, key: &Path) -> u16 {
             let body = if text.starts_with("GET /v1/status/leader") {
                 "\"10.1.1.1:4647\"".to_owned()
             } else {
-                r#"{"config":{"Version":{"Version":"1.10.0"},"Region":"rustls"}}"#.to_owned()
+                r#"{"config":{"Version":{"Version":"1.10.0"},"Region":"rustls"},"member":{"Name":"rustls"}}"#.to_owned()
             };
             let response = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
