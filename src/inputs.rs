@@ -119,6 +119,14 @@ impl Inputs {
         let ca = ca.as_ref().map(|(c, p)| (c.as_slice(), p.as_path()));
         let not_after = tls::checks::check_client_certificate(&certs, &cert_path, ca)
             .with_context(|| format!("context {name:?}"))?;
+        if self.client.is_some()
+            && let Some(agent) = certs.first().and_then(tls::details::agent_identity)
+        {
+            warn(&format!(
+                "context {name:?}: the certificate {} names {agent}, a Nomad agent's identity: it is a server or client agent's certificate, not one for the CLI; use the guide's CLI certificate (cli.pem, from `nomad tls cert create -cli` or cfssl's client profile)",
+                cert_path.display()
+            ));
+        }
         if let Some(warning) = tls::expiry::expiry_warning(name, not_after) {
             warn(&warning);
         }

@@ -55,6 +55,41 @@ pub fn certificate_details(cert: &CertificateDer<'_>) -> Result<CertDetails> {
     })
 }
 
+/// The Nomad agent identity a certificate names (`server.REGION.nomad` or
+/// `client.REGION.nomad`, in its DNS names or common name), if it names one: the guide's
+/// server and client certificates allow client auth too, so one works as the CLI's, but
+/// it is an agent's key to hand out.
+pub fn agent_identity(cert: &CertificateDer<'_>) -> Option<String> {
+    let decoded = decode(cert).ok()?;
+    let common_name = decoded
+        .tbs_certificate
+        .subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .filter(|atv| atv.oid == x509_cert::der::oid::db::rfc4519::CN)
+        .filter_map(|atv| {
+            use x509_cert::der::asn1::{PrintableStringRef, Utf8StringRef};
+            let value = &atv.value;
+            Utf8StringRef::try_from(value)
+                .map(|s| s.as_str().to_owned())
+                .or_else(|_| PrintableStringRef::try_from(value).map(|s| s.as_str().to_owned()))
+                .ok()
+        });
+    let dns = subject_alt_names(&decoded)
+        .into_iter()
+        .filter_map(|name| name.strip_prefix("DNS:").map(str::to_owned));
+    dns.chain(common_name).find(|name| is_agent_name(name))
+}
+
+fn is_agent_name(name: &str) -> bool {
+    let mut labels = name.split('.');
+    matches!(
+        (labels.next(), labels.next(), labels.next(), labels.next()),
+        (Some("server" | "client"), Some(region), Some("nomad"), None) if !region.is_empty()
+    )
+}
+
 fn subject_alt_names(cert: &x509_cert::Certificate) -> Vec<String> {
     use x509_cert::der::Decode;
     use x509_cert::ext::pkix::SubjectAltName;
@@ -122,4 +157,24 @@ fn rsa_bits(der: &[u8]) -> Option<usize> {
             Ok(modulus.as_bytes().len() * 8)
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_names_are_server_or_client_in_a_region() {
+        assert!(is_agent_name("server.global.nomad"));
+        assert!(is_agent_name("client.eu-west.nomad"));
+        for name in [
+            "cli.global.nomad",
+            "server.nomad",
+            "server..nomad",
+            "a.server.global.nomad",
+            "server.global.nomad.example",
+        ] {
+            assert!(!is_agent_name(name), "{name}");
+        }
+    }
 }

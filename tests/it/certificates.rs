@@ -130,3 +130,19 @@ fn show_describes_the_client_certificate_as_openssl_does() {
         .succeeds()
         .stdout_has("DNS:server.global.nomad, DNS:localhost, IP:127.0.0.1");
 }
+
+#[test]
+fn an_agent_s_certificate_as_the_cli_s_is_accepted_with_a_warning() {
+    let world = World::new();
+    // The guide's server certificate allows client auth too, so it works, but it names
+    // server.global.nomad: an agent's identity, not the CLI's.
+    let out = add_cmd(&world, "prod", &pki().identity("server")).succeeds();
+    out.stderr_has("server.pem names server.global.nomad, a Nomad agent's identity")
+        .stderr_has("cli.pem");
+    let cli = add_with(&world, "staging", &pki().identity("ec"), &[]);
+    assert!(
+        !cli.stderr_text().contains("agent's identity"),
+        "{}",
+        cli.stderr_text()
+    );
+}
