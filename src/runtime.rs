@@ -82,6 +82,12 @@ impl RuntimeDir {
         if let Some(xdg) = non_empty_env("XDG_RUNTIME_DIR").map(PathBuf::from)
             && xdg.is_absolute()
         {
+            if fs::symlink_metadata(&xdg).is_err() {
+                bail!(
+                    "XDG_RUNTIME_DIR {} does not exist (su and containers keep the variable of another session); unset it, start a login session of your own (`su -`, ssh), or set NOMADCTX_RUNTIME_DIR to a private directory on a tmpfs",
+                    xdg.display()
+                );
+            }
             // Its ancestors are walked with those of nomadctx/ in it.
             XDG_RUNTIME_DIR.check_dir_itself(&xdg)?;
             return at(xdg.join("nomadctx"));

@@ -72,6 +72,9 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
     };
     let keychain = Keychain::for_config(&config)?;
     let context = config.get(&name)?.clone();
+    // Where the key file goes is checked before the keychain is asked: a runtime dir that
+    // is refused after a passphrase prompt has already unlocked the store for hours.
+    let keys = context.has_client().then(UseKeys::create).transpose()?;
     warn_if_expiring(&name, context.client_cert_not_after);
     let (context, secrets) = Secrets::fetch(&app.store, &keychain, &name, context)?;
     let context = &context;
@@ -83,7 +86,10 @@ pub fn run(app: &App, args: UseArgs) -> Result<()> {
     let shared = args.shared_key_file || in_direnv;
     let (keys, key_file) = match key_pem {
         Some(pem) => {
-            let keys = UseKeys::create()?;
+            let keys = match keys {
+                Some(keys) => keys,
+                None => UseKeys::create()?,
+            };
             let file = if shared {
                 keys.write_shared(&name, &pem)?
             } else {

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::harness::{
-    Identity, OutputExt, World, add_cmd, add_with, kill_at_step, pki, require_tool,
+    Identity, KernelSession, OutputExt, World, add_args, add_cmd, add_with, kill_at_step, pki,
+    require_tool,
 };
 
 fn chmod(path: &Path, mode: u32) {
@@ -340,6 +341,53 @@ fn a_relative_runtime_dir_is_never_used() {
         .fails()
         .stderr_has("NOMADCTX_RUNTIME_DIR keys is not an absolute path");
     assert!(!world.home.join("keys").exists());
+}
+
+#[test]
+fn a_runtime_dir_that_does_not_exist_is_refused_with_what_to_do() {
+    let world = World::new();
+    add_with(&world, "prod", &pki().identity("ec"), &[]);
+    let missing = world.tmp.path().join("run-of-another-session");
+    let out = world
+        .cmd()
+        .args(["use", "prod", "--shell", "bash"])
+        .env("XDG_RUNTIME_DIR", &missing)
+        .fails();
+    assert_eq!(out.code(), 1);
+    out.stderr_has(&format!(
+        "XDG_RUNTIME_DIR {} does not exist",
+        missing.display()
+    ))
+    .stderr_has("unset it")
+    .stderr_has("su -")
+    .stderr_has("NOMADCTX_RUNTIME_DIR");
+    assert!(out.stdout.is_empty());
+    assert!(!missing.exists());
+}
+
+#[test]
+fn a_refused_runtime_dir_is_said_before_the_passphrase_is_asked_for() {
+    let world = World::headless();
+    let keys = KernelSession::new();
+    keys.cmd(&world)
+        .args(["keychain", "use", "file", "--passphrase-stdin"])
+        .stdin("correct horse battery staple\n")
+        .succeeds();
+    add_args(keys.cmd(&world), "prod", &pki().identity("ec")).succeeds();
+    keys.cmd(&world).arg("lock").succeeds();
+    // Locked, and no terminal to ask on: the runtime dir's refusal must come first, not
+    // "locked" (or, on a terminal, a passphrase prompt and an unlock for hours).
+    let out = keys
+        .cmd(&world)
+        .args(["use", "prod", "--shell", "bash"])
+        .env("XDG_RUNTIME_DIR", world.tmp.path().join("gone"))
+        .fails();
+    out.stderr_has("does not exist");
+    assert!(
+        !out.stderr_text().contains("locked"),
+        "{}",
+        out.stderr_text()
+    );
 }
 
 #[test]
