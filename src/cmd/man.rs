@@ -15,11 +15,19 @@ const DATE: &str = "2026-11-23";
 const MAX_LINE: usize = 80;
 
 pub fn run(args: ManArgs) -> Result<()> {
-    let dir = match args.dir {
-        Some(dir) => dir,
-        None => beside_the_binary()?,
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    if let Some(dir) = args.dir {
+        return write_pages(&dir);
+    }
+    let beside = beside_the_binary()?;
+    match write_pages(&beside) {
+        Err(refused) if is_permission_denied(&refused) => write_to_own(&beside, refused),
+        other => other,
+    }
+}
+
+/// Every page, into `dir` (created).
+fn write_pages(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
     let mut root = Cli::command().disable_help_subcommand(true);
     root.build();
     let version = root.get_version().unwrap_or_default().to_owned();
@@ -41,6 +49,36 @@ pub fn run(args: ManArgs) -> Result<()> {
         write_page(&dir.join(format!("{name}.1")), &tidy(&roff))?;
     }
     eprintln!("nomadctx: man pages written to {}", dir.display());
+    Ok(())
+}
+
+fn is_permission_denied(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+    })
+}
+
+/// A binary in /usr/local/bin run by a normal user: the pages go to the user's own
+/// ~/.local/share/man instead, and the message says how `man` finds them there.
+fn write_to_own(beside: &Path, refused: anyhow::Error) -> Result<()> {
+    let Some(data) = directories::BaseDirs::new().map(|dirs| dirs.data_dir().to_path_buf()) else {
+        return Err(refused.context(
+            "pass a directory of yours instead, e.g. `nomadctx man ~/.local/share/man/man1`",
+        ));
+    };
+    eprintln!(
+        "nomadctx: {} is not yours to write, so the man pages go to your own {}",
+        beside.display(),
+        data.join("man").display()
+    );
+    write_pages(&data.join("man/man1"))?;
+    eprintln!(
+        "nomadctx: man finds them when {} is on PATH; otherwise add MANPATH=\"{}:\" to your shell's startup file",
+        data.parent().unwrap_or(&data).join("bin").display(),
+        data.join("man").display()
+    );
     Ok(())
 }
 

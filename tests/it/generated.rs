@@ -55,3 +55,29 @@ fn committed_man_pages_match_the_binary() {
         "man/ is stale; {REGENERATE}"
     );
 }
+
+#[test]
+fn man_without_a_directory_falls_back_to_the_user_s_own_when_the_binary_s_is_not_theirs() {
+    // The README's static binary in /usr/local/bin, run by a normal user.
+    let other = crate::harness::OtherAccount::new();
+    let installed = other.installed_copy(Path::new(bin()));
+    let out = other.command(&installed).arg("man").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let own = other.home.join(".local/share/man");
+    assert!(
+        stderr.contains(&format!("the man pages go to your own {}", own.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("MANPATH="), "{stderr}");
+    // Written as that user, where the user can read them.
+    let listed = other
+        .command("ls")
+        .arg(own.join("man1"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("nomadctx-use.1"),
+        "{listed:?}"
+    );
+}

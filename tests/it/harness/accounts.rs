@@ -166,6 +166,18 @@ impl OtherAccount {
         )
     }
 
+    /// A copy of the program at `path` in a directory the account may run from but not write
+    /// to, as /usr/local/bin is to a normal user.
+    pub fn installed_copy(&self, path: &Path) -> PathBuf {
+        let bin = self.dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let copy = bin.join(path.file_name().unwrap());
+        std::fs::copy(path, &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    }
+
     /// A copy of `tool` owned by the second account and setuid: run by the user, it runs with
     /// the account's effective uid and the user's real uid, session keyring and environment.
     pub fn setuid_copy(&self, tool: &str) -> PathBuf {
@@ -260,7 +272,11 @@ fn write_as_root(path: &Path, text: &str) {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    tee.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    tee.stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     assert!(tee.wait().unwrap().success(), "could not write {path:?}");
 }
 
