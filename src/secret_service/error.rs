@@ -24,6 +24,8 @@ pub enum Error {
     Locked,
     /// The service's prompt to do this was dismissed or not answered.
     Dismissed(&'static str),
+    /// The service left the bus (stopped or crashed) before it answered.
+    Gone,
     /// The service offers no encrypted session.
     NoEncryption(String),
     /// Several items claim one account: how many, and the account.
@@ -62,8 +64,14 @@ impl std::fmt::Display for Error {
             }
             Self::NoService => f.write_str("no Secret Service runs on this session's D-Bus"),
             Self::TimedOut => f.write_str("no answer"),
-            Self::Locked => f.write_str(
+            Self::Locked if super::prompt::has_display() => f.write_str(
                 "the keychain is locked and its unlock prompt was dismissed or not answered",
+            ),
+            Self::Locked => f.write_str(
+                "the keychain is locked, and its unlock prompt needs a display this session does not have (no DISPLAY or WAYLAND_DISPLAY); unlock it from here instead, for GNOME Keyring with `read -rs pw; printf '%s' \"$pw\" | gnome-keyring-daemon --replace --unlock`, or keep keys elsewhere with `nomadctx keychain use file --migrate`",
+            ),
+            Self::Gone => f.write_str(
+                "the Secret Service left the bus before it answered (it stopped or crashed); start it again and run the command again",
             ),
             Self::NoEncryption(why) => write!(
                 f,

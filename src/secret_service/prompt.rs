@@ -6,7 +6,7 @@ use dbus::Path;
 use dbus::arg::{RefArg, Variant};
 use dbus::message::MessageType;
 
-use super::{Result, SERVICE_NAME, SecretService, bus_call, method, mismatch};
+use super::{BUS, Error, Result, SERVICE_NAME, SecretService, bus_call, method, mismatch};
 
 const PROMPT_IFACE: &str = "org.freedesktop.Secret.Prompt";
 
@@ -22,12 +22,16 @@ impl SecretService {
         let rule = format!(
             "type='signal',sender='{SERVICE_NAME}',interface='{PROMPT_IFACE}',member='Completed',path='{prompt}'"
         );
+        // The bus says when the service's connection closes: a service that crashed while
+        // its prompt was up has gone, not dismissed anything.
+        let gone = format!(
+            "type='signal',sender='{BUS}',interface='{BUS}',member='NameOwnerChanged',arg0='{}'",
+            self.owner
+        );
         self.call(bus_call("AddMatch").append1(rule.as_str()))?;
+        self.call(bus_call("AddMatch").append1(gone.as_str()))?;
         self.call(method(prompt, PROMPT_IFACE, "Prompt").append1(""))?;
-        let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
-        let wait = if graphical {
+        let wait = if has_display() {
             PROMPT_WAIT.max(self.timeout)
         } else {
             self.timeout
@@ -43,6 +47,13 @@ impl SecretService {
                 continue;
             };
             if message.msg_type() == MessageType::Signal
+                && message.sender().as_deref() == Some(BUS)
+                && message.member().as_deref() == Some("NameOwnerChanged")
+                && message.get_items().get(2).and_then(|new| new.as_str()) == Some("")
+            {
+                break Err(Error::Gone);
+            }
+            if message.msg_type() == MessageType::Signal
                 && message.sender().as_deref() == Some(self.owner.as_str())
                 && message.path().as_ref() == Some(prompt)
                 && message.interface().as_deref() == Some(PROMPT_IFACE)
@@ -54,7 +65,17 @@ impl SecretService {
                 break Ok((dismissed, path));
             }
         };
-        let _ = self.call(bus_call("RemoveMatch").append1(rule.as_str()));
+        if !matches!(answer, Err(Error::Gone)) {
+            let _ = self.call(bus_call("RemoveMatch").append1(rule.as_str()));
+            let _ = self.call(bus_call("RemoveMatch").append1(gone.as_str()));
+        }
         answer
     }
+}
+
+/// Whether a prompt can appear: a graphical session.
+pub(super) fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
 }

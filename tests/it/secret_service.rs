@@ -114,3 +114,27 @@ fn a_context_without_key_or_token_needs_no_keychain() {
         .succeeds()
         .stdout_has("NOMAD_ADDR");
 }
+
+#[test]
+fn a_locked_keychain_without_a_display_says_how_to_unlock_it() {
+    let world = World::new();
+    // Locked as after a login without the PAM module, on a session with no display for the
+    // unlock prompt (ssh).
+    world
+        .program("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            "array:objpath:/org/freedesktop/secrets/collection/login",
+        ])
+        .succeeds();
+    let out = crate::harness::add_cmd(&world, "prod", &pki().identity("ec"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .fails();
+    out.stderr_has("the keychain is locked, and its unlock prompt needs a display")
+        .stderr_has("gnome-keyring-daemon --replace --unlock");
+}
