@@ -3,11 +3,19 @@
 # apt-get as root, `sudo apt-get` otherwise), checks that every tool is there, then runs the
 # suite as the invoking user. Arguments go to `cargo test` (e.g. a test name filter).
 #
-# Usage: bash tests/run.sh [CARGO TEST ARGS...]
+# Usage: bash tests/run.sh [-y] [CARGO TEST ARGS...]
+# On a terminal it asks before installing packages; -y (or CI=true) installs without asking.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf 'tests/run.sh: %s\n' "$*" >&2; }
+
+assume_yes=false
+if [ "${1-}" = -y ]; then
+  assume_yes=true
+  shift
+fi
+[ "${CI-}" = true ] && assume_yes=true
 
 # cargo as root in a tree that belongs to someone else would leave root-owned files in
 # target/ and that user's next `cargo test` would fail with "Permission denied".
@@ -25,7 +33,7 @@ while read -r tool package _; do
   case $tool in '' | '#'*) continue ;; esac
   tools+=("$tool")
   packages+=("$package")
-done < tests/required-tools.txt
+done < "${NOMADCTX_REQUIRED_TOOLS:-tests/required-tools.txt}"
 
 missing_packages() {
   local i seen=" "
@@ -51,6 +59,16 @@ if [ "${#wanted[@]}" -gt 0 ]; then
     say "these packages are missing and there is no sudo; as root run: apt-get install ${wanted[*]}"
     exit 1
   fi
+  if ! $assume_yes && [ -t 0 ]; then
+    say "the tests drive real programs; these Debian packages are missing: ${wanted[*]}"
+    say "(on a fresh machine about 270 packages with their dependencies, about 0.5 GB: Wine, Go, KeePassXC, GNOME Keyring)"
+    printf 'tests/run.sh: install them with %s? [y/N] ' "${apt[*]}" >&2
+    read -r answer || answer=
+    case $answer in
+      [yY] | [yY][eE][sS]) ;;
+      *) say "nothing installed; run again with -y to install without asking"; exit 1 ;;
+    esac
+  fi
   say "installing ${wanted[*]}"
   DEBIAN_FRONTEND=noninteractive "${apt[@]}" update -qq
   DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null
@@ -64,6 +82,14 @@ done
 if [ "${#absent[@]}" -gt 0 ]; then
   say "still missing after the install:"
   printf '  %s\n' "${absent[@]}" >&2
+  exit 1
+fi
+# Tests reach agents on localhost, as users type it.
+if ! getent hosts localhost >/dev/null; then
+  say "the name localhost does not resolve on this machine, and the tests (like Nomad's own"
+  say "defaults) use it; add it to /etc/hosts:"
+  say "  127.0.0.1 localhost"
+  say "  ::1 localhost ip6-localhost ip6-loopback"
   exit 1
 fi
 # The kernel-keyring tests run in a user namespace of their own, so that they never see the

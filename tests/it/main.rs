@@ -26,4 +26,5 @@ mod rekey;
 mod secret_service;
 mod session;
 mod shells;
+mod test_command;
 mod windows;
