@@ -11,15 +11,23 @@ use crate::harness::{
 
 const TOKEN: &str = "4a1f3c2e-9b7d-4e61-8f0a-5c3d2b1e0f9a";
 
-/// Sources tests/support/keepassxc.sh, starts KeePassXC on the world's bus, says `ready`, then
-/// waits for stdin to close (the guard's drop, or the end of the test process however it ends)
-/// to stop it. A test process gone before `ready` is read must not cut the stop short: SIGPIPE
-/// is ignored, and stdout goes to stderr after it.
+/// Sources tests/support/keepassxc.sh, starts KeePassXC on the world's bus, says `ready` and
+/// its pid, then waits for stdin to close (the guard's drop, or the end of the test process
+/// however it ends) to stop it. A test process gone before `ready` is read must not cut the
+/// stop short: SIGPIPE is ignored, and stdout goes to stderr after it. A KeePassXC that is
+/// gone by then crashed during the test: exit 3, saying so.
 const HOLD: &str = r#". "$1" && start_keepassxc "$2" "$3" || exit 1
 trap '' PIPE
-echo ready
+echo "ready $kpx_pid"
 exec >&2
 read -r _
+if ! kill -0 "$kpx_pid" 2>/dev/null; then
+  wait "$kpx_pid"
+  echo "KeePassXC crashed during the test (exit status $?); see keepassxc.log above"
+  cat "$kpx_dir/keepassxc.log"
+  stop_keepassxc
+  exit 3
+fi
 stop_keepassxc"#;
 
 /// A world whose Secret Service is KeePassXC, on the world's private bus; dropping it stops
@@ -28,6 +36,7 @@ struct KeePassXc {
     world: World,
     holder: Child,
     log: PathBuf,
+    pid: u32,
 }
 
 impl KeePassXc {
@@ -57,23 +66,53 @@ impl KeePassXc {
             .spawn()
             .expect("start bash");
         let ready = first_line(holder.stdout.take().unwrap());
-        if ready.trim() != "ready" {
+        let pid = ready
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|p| p.parse().ok());
+        let Some(pid) = pid else {
             let _ = holder.wait();
             panic!(
                 "KeePassXC did not start:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
+        };
+        Self {
+            world,
+            holder,
+            log,
+            pid,
         }
-        Self { world, holder, log }
+    }
+
+    /// Stops KeePassXC; an error, with its log, if it had crashed before.
+    fn stop(&mut self) -> Result<(), String> {
+        drop(self.holder.stdin.take());
+        let status = self.holder.wait().map_err(|e| e.to_string())?;
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        if status.code() == Some(3) {
+            return Err(log);
+        }
+        // How long it took to be ready, and any SIGKILL: shown when the test fails.
+        eprint!("{log}");
+        Ok(())
     }
 }
 
 impl Drop for KeePassXc {
     fn drop(&mut self) {
-        drop(self.holder.stdin.take());
-        let _ = self.holder.wait();
-        // How long it took to be ready, and any SIGKILL: shown when the test fails.
-        eprint!("{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        if self.holder.stdin.is_none() {
+            return;
+        }
+        // A crash is the failure, whatever the test saw: a crashed KeePassXC is never taken
+        // for nomadctx's fault, nor passed over.
+        if let Err(log) = self.stop() {
+            if std::thread::panicking() {
+                eprintln!("the failure above comes from KeePassXC, which crashed:\n{log}");
+            } else {
+                panic!("{log}");
+            }
+        }
     }
 }
 
@@ -158,4 +197,34 @@ fn secrets_cross_the_bus_to_keepassxc_encrypted() {
     let plain = world.cmd().env("NOMADCTX_SECRET_SERVICE_SESSION", "plain");
     assert_eq!(exec_sees(plain, "prod", "NOMAD_TOKEN"), TOKEN);
     assert!(contains(&monitor.stop(), TOKEN.as_bytes()));
+}
+
+#[test]
+fn a_keepassxc_that_crashes_mid_test_is_said_to_have_crashed() {
+    let mut kpx = KeePassXc::start();
+    add_with(&kpx.world, "prod", &pki().identity("ec"), &[]);
+    // As the segmentation fault under load did.
+    let killed = std::process::Command::new("kill")
+        .args(["-SEGV", &kpx.pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = kpx
+        .world
+        .cmd()
+        .args(["set", "prod", "--token-stdin"])
+        .stdin(TOKEN)
+        .fails();
+    assert!(
+        !out.stderr_text().contains("confirmation"),
+        "a crash read as a dismissed prompt: {}",
+        out.stderr_text()
+    );
+    let crash = kpx
+        .stop()
+        .expect_err("the harness did not notice the crash");
+    assert!(
+        crash.contains("KeePassXC crashed during the test (exit status 139)"),
+        "{crash}"
+    );
 }
