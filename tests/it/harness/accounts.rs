@@ -309,7 +309,7 @@ fn account_uid() -> u32 {
         if let Some(uid) = lookup() {
             return uid;
         }
-        require_tool("useradd");
+        // useradd (in Debian's essential passwd) is in /usr/sbin, on root's PATH and sudo's.
         // Another test process may make it at the same moment: whoever loses looks it up.
         let _ = as_root([
             "useradd",
