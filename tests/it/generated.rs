@@ -71,11 +71,7 @@ fn man_without_a_directory_falls_back_to_the_user_s_own_when_the_binary_s_is_not
     );
     assert!(stderr.contains("MANPATH="), "{stderr}");
     // Written as that user, where the user can read them.
-    let listed = other
-        .command("ls")
-        .arg(own.join("man1"))
-        .output()
-        .unwrap();
+    let listed = other.command("ls").arg(own.join("man1")).output().unwrap();
     assert!(
         String::from_utf8_lossy(&listed.stdout).contains("nomadctx-use.1"),
         "{listed:?}"

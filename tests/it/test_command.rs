@@ -17,8 +17,11 @@ fn on_a_terminal_it_asks_before_installing_and_installs_nothing_when_told_no() {
     let world = World::headless();
     // A tool no machine has, so that a package is "missing".
     let tools = world.tmp.path().join("required-tools.txt");
-    std::fs::write(&tools, "nomadctx-no-such-tool nomadctx-no-such-package # the test's\n")
-        .unwrap();
+    std::fs::write(
+        &tools,
+        "nomadctx-no-such-tool nomadctx-no-such-package # the test's\n",
+    )
+    .unwrap();
     world.terminal(
         &[
             Step::Expect("missing: nomadctx-no-such-package"),
