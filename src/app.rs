@@ -40,6 +40,7 @@ impl App {
         if !migrate::needed(&self.store, &config)
             && !fork::needed(&self.store, &config)
             && !rekey::needed(&self.store)
+            && !rekey::binding_due(&config)
         {
             return Ok(config);
         }
@@ -48,13 +49,15 @@ impl App {
     }
 
     /// As [`App::load`], for commands that hold the lock to change the config. A re-key of
-    /// the file store cut short is finished or undone, and a copied config directory gets
-    /// its own store id (the re-key first: the fork copies identity.age as it finds it).
+    /// the file store cut short is finished or undone, a copied config directory gets its
+    /// own store id (the re-key first: the fork copies identity.age as it finds it), and an
+    /// unlocked file store written before secrets were bound is bound.
     pub fn load_locked(&self, lock: &Lock) -> Result<Config> {
         let config = self.store.load()?;
         let config = migrate::migrate(&self.store, lock, config)?;
         rekey::settle(&self.store, lock, &config)?;
-        fork::fork(&self.store, lock, config)
+        let config = fork::fork(&self.store, lock, config)?;
+        rekey::bind_if_due(&self.store, lock, config, None)
     }
 
     /// Paths of the context's certificate files, as Nomad variables want them: the links

@@ -62,10 +62,12 @@ pub fn fork(store: &Store, lock: &Lock, mut config: Config) -> Result<Config> {
         }
     };
     let backend = Backend::choose(config.keychain)?;
-    let (old, new) = (
-        Keychain::new(backend, &plan.from),
-        Keychain::new(backend, &plan.to),
-    );
+    let keychain_of = |store_id: &str| {
+        Keychain::new(backend, store_id)
+            .with_file_store(config.file_recipient.as_deref(), config.unlock_for())
+            .with_file_binding(config.file_bound)
+    };
+    let (old, new) = (keychain_of(&plan.from), keychain_of(&plan.to));
     // Every item this fork may write, journaled in one write before the first of them.
     let items: Vec<Piece> = config
         .contexts
@@ -76,22 +78,21 @@ pub fn fork(store: &Store, lock: &Lock, mut config: Config) -> Result<Config> {
     note(store, &items)?;
     let mut copied = 0;
     if backend == Backend::File {
-        // The copy takes the file store's identity and encrypted files as they are: no
-        // passphrase is needed, and both configurations open theirs with the same one.
-        let accounts: Vec<(String, String)> = items
-            .iter()
-            .filter_map(|p| match p {
-                Piece::Item(item) => Some((old.account(item), new.account(item))),
-                _ => None,
-            })
-            .collect();
-        copied =
-            FileStore::open(&plan.from, None, config.unlock_for())?.copy_to(&plan.to, &accounts)?;
+        // The copy takes the file store's identity as it is (both configurations open
+        // theirs with the same passphrase); each secret is decrypted and encrypted again
+        // below, bound to the copy's store id, which needs the store unlocked.
+        FileStore::open(&plan.from, None, config.unlock_for())?.copy_identity_to(&plan.to)?;
+        config.file_bound = true;
     }
-    for (name, ctx) in config.contexts.iter().filter(|_| backend != Backend::File) {
+    for (name, ctx) in &config.contexts {
         for piece in pieces_of(store, ctx) {
             if let Piece::Item(item) = piece
-                && let Some(secret) = old.get(name, &item)?
+                && let Some(secret) = old.get(name, &item).with_context(|| {
+                    format!(
+                        "{} is a copy of another configuration's directory, and its secrets are copied for it",
+                        store.config_path().display()
+                    )
+                })?
             {
                 new.set(name, &item, &secret)?;
                 copied += 1;

@@ -1,6 +1,8 @@
 //! Every secret of the file store encrypted again as one change: `keychain passphrase
 //! --rekey` encrypts them to a new identity, so that an old identity.age and its passphrase
-//! open nothing stored from then on.
+//! open nothing stored from then on; the upgrade of a store written before secrets carried
+//! their binding (see `file_store::payload`) encrypts them again to the same identity, bound,
+//! at the first unlock, and records `file_bound = true` in config.toml with the same commit.
 //!
 //! As in every change, nothing is written over what config.toml names: each secret gets a
 //! new version (its context's client certificate is copied to the same version), the new
@@ -61,6 +63,80 @@ pub fn rekey(
     new: &x25519::Identity,
     passphrase: &str,
 ) -> Result<Config> {
+    reencrypt(store, lock, config, old, new, Some(passphrase))
+}
+
+/// Whether `config`'s file store holds secrets written before the binding: one look at
+/// the config, on the way of every command that reads secrets.
+pub fn binding_due(config: &Config) -> bool {
+    !config.file_bound
+        && Backend::choose(config.keychain).is_ok_and(|b| b == Backend::File)
+        && config
+            .contexts
+            .values()
+            .any(|c| !c.is_legacy() && (c.client_version.is_some() || c.token_version.is_some()))
+}
+
+/// Binds every secret of a store written before the binding, as one change, when its
+/// identity is at hand: `identity` (just unlocked), else the unlock cache or the passphrase
+/// file (never a question: the command did not ask for one). A store that stays locked is
+/// bound at its next unlock; one that fails to bind is a warning, and is tried again.
+pub fn bind_if_due(
+    store: &Store,
+    lock: &Lock,
+    config: Config,
+    identity: Option<&x25519::Identity>,
+) -> Result<Config> {
+    if !binding_due(&config) {
+        return Ok(config);
+    }
+    let files = FileStore::of(&config)?;
+    let identity = match identity {
+        Some(identity) => identity.clone(),
+        None => match files.unlocked_identity() {
+            Ok(Some(identity)) => identity,
+            Ok(None) => return Ok(config),
+            Err(e) => {
+                crate::text::warn(&format!(
+                    "{e:#}; the file store's secrets are bound to their contexts at its next unlock"
+                ));
+                return Ok(config);
+            }
+        },
+    };
+    match reencrypt(
+        store,
+        lock,
+        config.clone(),
+        identity.clone(),
+        &identity,
+        None,
+    ) {
+        Ok(bound) => {
+            eprintln!(
+                "nomadctx: the file store's secrets now carry the store, context, kind and version they belong to (each encrypted again, once; config.toml records file_bound = true), so a file copied over another is refused"
+            );
+            Ok(bound)
+        }
+        Err(e) => {
+            crate::text::warn(&format!(
+                "{e:#}; the next command that finds the file store unlocked tries again"
+            ));
+            Ok(store.load().unwrap_or(config))
+        }
+    }
+}
+
+/// Encrypts every secret again to `new`, bound to its new version; with `passphrase`, `new`
+/// is a new identity that takes identity.age's place.
+fn reencrypt(
+    store: &Store,
+    lock: &Lock,
+    config: Config,
+    old: x25519::Identity,
+    new: &x25519::Identity,
+    passphrase: Option<&str>,
+) -> Result<Config> {
     let from = Keychain::for_backend(&config, Backend::File);
     let files = from.file_store()?;
     files.adopt(old)?;
@@ -70,11 +146,17 @@ pub fn rekey(
     } else {
         Vec::new()
     };
-    refuse_orphans(&files, &from, &live)?;
+    // A new identity must leave nothing the old one opens; a binding leaves the orphans
+    // to `doctor`, which reports them unbound.
+    if passphrase.is_some() {
+        refuse_orphans(&files, &from, &live)?;
+    }
     // Everything is read before anything is written: a secret that does not open stops the
     // change with nothing changed.
     let mut next = config.clone();
     next.file_recipient = Some(new.to_public().to_string());
+    // Every secret is written bound by this change.
+    next.file_bound = true;
     let mut moves = Vec::with_capacity(live.len());
     let mut certs = Vec::new();
     for (name, item) in live {
@@ -121,8 +203,10 @@ pub fn rekey(
     let to = Keychain::for_backend(&next, Backend::File);
     let written = (|| -> Result<()> {
         checkpoint("rekey-planned")?;
-        files.write_next_identity(new, passphrase)?;
-        checkpoint("rekey-identity-written")?;
+        if let Some(passphrase) = passphrase {
+            files.write_next_identity(new, passphrase)?;
+            checkpoint("rekey-identity-written")?;
+        }
         for (from, to) in &certs {
             let pem = std::fs::read(from).with_context(|| {
                 format!("could not read {}; run `nomadctx doctor`", from.display())
@@ -153,7 +237,9 @@ pub fn rekey(
         if let Err(undo) = finish(store, &on_disk) {
             crate::text::warn(&format!("{undo:#}; the next command tries again"));
         }
-        return Err(e.context("the file store was not re-keyed; its identity, passphrase and secrets are as they were"));
+        return Err(e.context(
+            "the file store's secrets were not encrypted again; its identity, passphrase and secrets are as they were",
+        ));
     }
     checkpoint("rekey-committed")?;
     finish(store, &next)?;

@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, bail};
 use crate::app::App;
 use crate::change::{Change, Piece, Transaction, Update, journal, pieces_of, remove_piece, settle};
 use crate::cli::DoctorArgs;
-use crate::keychain::{Item, ItemRef, Keychain, SERVICE};
+use crate::keychain::{Item, ItemRef, Keychain, Refused, SERVICE};
 use crate::store::{CA_LINK, CLIENT_LINK, Config, Store, is_id, list_dir};
 use crate::tls;
 
@@ -28,6 +28,9 @@ enum Problem {
     /// `certs/ID/ca.pem` or `client.pem` does not name the live version (a change was cut
     /// short after its commit).
     StaleLink(String),
+    /// A secret's file that is not what nomadctx wrote for it (damaged, swapped, forged):
+    /// the message says whose and which.
+    Refused(String),
 }
 
 pub fn run(app: &App, args: DoctorArgs) -> Result<u8> {
@@ -102,9 +105,12 @@ fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<
                 Piece::File(path) if !path.is_file() => {
                     problems.push(Problem::MissingFile(name.clone(), path.clone()));
                 }
-                Piece::Item(item) => match keychain.get(name, item)? {
-                    None => problems.push(Problem::MissingItem(name.clone(), item.clone())),
-                    Some(key) if item.kind == Item::ClientKey => {
+                Piece::Item(item) => match keychain.get(name, item) {
+                    // A file swapped, forged or damaged is reported, not a reason to stop.
+                    Err(e) if e.is::<Refused>() => problems.push(Problem::Refused(e.to_string())),
+                    Err(e) => return Err(e),
+                    Ok(None) => problems.push(Problem::MissingItem(name.clone(), item.clone())),
+                    Ok(Some(key)) if item.kind == Item::ClientKey => {
                         if let Some(cert) = store.client_cert_file(ctx)
                             && cert.is_file()
                             && !tls::pem::key_fits(&cert, &key)
@@ -112,7 +118,7 @@ fn find_problems(store: &Store, config: &Config, keychain: &Keychain) -> Result<
                             problems.push(Problem::KeyMismatch(name.clone()));
                         }
                     }
-                    Some(_) => {}
+                    Ok(Some(_)) => {}
                 },
                 _ => {}
             }
@@ -376,6 +382,7 @@ fn describe(config: &Config, keychain: &Keychain, problem: &Problem) -> String {
             "context {name:?} is missing {}; store it again with `nomadctx set {name} --ca FILE` (or --cert FILE --key FILE)",
             path.display()
         ),
+        Problem::Refused(message) => message.clone(),
         Problem::StaleLink(name) => format!(
             "the certificate links of context {name:?} (certs/ID/ca.pem, client.pem) do not point at its certificates; `nomadctx doctor --repair` points them"
         ),

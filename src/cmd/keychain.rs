@@ -136,6 +136,10 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
         Backend::File => open_file_store(&mut config, &args, moving)?,
         _ => None,
     };
+    // Every secret the file store will then hold is written by this version, bound.
+    if new == Backend::File && (moving || items.is_empty()) {
+        config.file_bound = true;
+    }
     let to = Keychain::for_backend(&config, new);
     if let Some(identity) = identity {
         to.file_store()?.adopt(identity)?;

@@ -11,7 +11,15 @@ use crate::store::Config;
 use crate::unlock_cache::{self, format_duration};
 
 pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
-    let config = app.load()?;
+    // A copied config directory gets a store of its own only once its secrets can be read
+    // (each is encrypted again, bound to the new store id), so it is unlocked first, under
+    // the identity it shares with the original.
+    let raw = app.store.load()?;
+    let config = if crate::fork::needed(&app.store, &raw) {
+        raw
+    } else {
+        app.load()?
+    };
     let store = file_store(&config)?;
     if !store.has_identity() {
         bail!(
@@ -37,6 +45,17 @@ pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
         eprintln!(
             "nomadctx: the passphrase is right; this system has no session cache (that is the Linux kernel keyring), so each command that needs a secret asks for it, or reads NOMADCTX_PASSPHRASE_FILE"
         );
+    }
+    // A copy gets its own store, and a store written before secrets carried their binding
+    // is bound, now that the identity is at hand.
+    if crate::fork::needed(&app.store, &config) || crate::rekey::binding_due(&config) {
+        let lock = app.store.lock()?;
+        let now = app.load_locked(&lock)?;
+        // The copy's store has an id of its own, and is unlocked under it too.
+        if now.store != config.store {
+            FileStore::of(&now)?.cache_quietly(&identity, ttl);
+        }
+        crate::rekey::bind_if_due(&app.store, &lock, now, Some(&identity))?;
     }
     Ok(())
 }

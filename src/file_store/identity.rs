@@ -64,6 +64,18 @@ impl FileStore {
         Ok(self.identity.get_or_init(|| identity))
     }
 
+    /// The identity when it can be had without a question: from the unlock cache or
+    /// `NOMADCTX_PASSPHRASE_FILE`; `None` when the store is locked.
+    pub fn unlocked_identity(&self) -> Result<Option<x25519::Identity>> {
+        if let Some(identity) = self.cached() {
+            return Ok(Some(identity));
+        }
+        match passphrase::from_file()? {
+            Some(passphrase) => self.open_identity(&passphrase).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The identity the unlock cache holds for this store, if it holds one that belongs to
     /// config.toml's recipient. A cache the kernel refuses (a container's seccomp profile,
     /// say) or that holds something else is as good as none: the passphrase still works.

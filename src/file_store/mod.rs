@@ -6,8 +6,12 @@
 //! every one without nomadctx. Writing needs only the public recipient (kept in config.toml),
 //! so `add` and `set` never ask for the passphrase; reading needs the identity, which comes
 //! from the unlock cache, `NOMADCTX_PASSPHRASE_FILE`, or one question on the terminal.
+//! Inside each file a first line binds the secret to its store, context, kind and version
+//! (`nomadctx-secret/1 STORE/CONTEXT/KIND/VERSION`, see [`payload`]): `age -d -i
+//! identity.age FILE | tail -n +2` recovers the secret by hand.
 
 mod identity;
+mod payload;
 
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read};
@@ -113,6 +117,8 @@ pub struct FileStore {
     store_id: String,
     dir: PathBuf,
     recipient: Option<x25519::Recipient>,
+    /// Every secret carries its binding line, so one without it is refused.
+    bound: bool,
     unlock_for: Duration,
     identity: OnceLock<x25519::Identity>,
     checked: OnceLock<()>,
@@ -144,6 +150,7 @@ impl FileStore {
             store_id: store_id.to_owned(),
             dir: data_root()?.join(store_id),
             recipient,
+            bound: false,
             unlock_for,
             identity: OnceLock::new(),
             checked: OnceLock::new(),
@@ -157,6 +164,14 @@ impl FileStore {
             config.file_recipient.as_deref(),
             config.unlock_for(),
         )
+        .map(|store| store.bound(config.file_bound))
+    }
+
+    /// Whether the store is bound (config.toml's `file_bound`): a secret without its
+    /// binding line is then refused.
+    pub fn bound(mut self, bound: bool) -> Self {
+        self.bound = bound;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -210,12 +225,13 @@ impl FileStore {
             return Ok(None);
         };
         let identity = self.identity()?;
-        decrypt(identity, &ciphertext)
-            .map(|plain| Some(Secret::new(plain.to_vec())))
-            .map_err(|e| FileError::Damaged {
-                path,
-                why: e.to_string(),
-            })
+        let plain = decrypt(identity, &ciphertext).map_err(|e| FileError::Damaged {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+        payload::unbind(&plain, account, self.bound)
+            .map(|secret| Some(Secret::new(secret.to_vec())))
+            .map_err(|why| FileError::Damaged { path, why })
     }
 
     pub fn contains(&self, account: &str) -> Result<bool> {
@@ -237,7 +253,8 @@ impl FileStore {
                 self.identity_path().display()
             );
         }
-        let ciphertext = age::encrypt(recipient, secret.expose())
+        let plain = payload::bind(account, secret.expose());
+        let ciphertext = age::encrypt(recipient, &plain)
             .map_err(|e| anyhow!("could not encrypt to the file store: {e}"))?;
         write_atomic(&self.secret_path(account)?, &ciphertext)
     }
@@ -261,10 +278,10 @@ impl FileStore {
             .collect())
     }
 
-    /// Copies the identity and the named items' files (as they are, still encrypted) to the
-    /// store of `to_store`; returns how many items it copied. Items without a file are left
-    /// for `doctor` to report; a store without its identity is an error.
-    pub fn copy_to(&self, to_store: &str, accounts: &[(String, String)]) -> Result<usize> {
+    /// Copies the identity (still encrypted) to the store of `to_store`, for a copied
+    /// configuration directory; its secrets are encrypted again there, each bound to the new
+    /// store id. A store without its identity is an error.
+    pub fn copy_identity_to(&self, to_store: &str) -> Result<()> {
         self.check()?;
         let target = FileStore::open(to_store, None, self.unlock_for)?;
         target.check()?;
@@ -274,15 +291,7 @@ impl FileStore {
                 self.identity_path().display()
             );
         };
-        write_atomic(&target.identity_path(), &identity)?;
-        let mut copied = 0;
-        for (from, to) in accounts {
-            if let Some(bytes) = read_private(&self.secret_path(from)?)? {
-                write_atomic(&target.secret_path(to)?, &bytes)?;
-                copied += 1;
-            }
-        }
-        Ok(copied)
+        write_atomic(&target.identity_path(), &identity)
     }
 }
 

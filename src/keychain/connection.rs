@@ -165,7 +165,7 @@ impl Keychain {
                 self.file_recipient.as_deref(),
                 self.unlock_for,
             )
-            .map(|store| Connection::File(Arc::new(store)))
+            .map(|store| Connection::File(Arc::new(store.bound(self.file_bound))))
             .map_err(|e| Failure::File(e.into()))?,
             Backend::SecretService | Backend::Keyutils => backend.open(timeout)?,
             _ => self.bounded(move || backend.open(timeout))?,

@@ -130,10 +130,10 @@ impl Keychain {
                         ", or store the token again with `nomadctx set {name} --token-stdin`"
                     ),
                 };
-                anyhow!(
+                anyhow::Error::new(Refused(format!(
                     "the {what} of {owner} could not be read: its file {} is damaged or was changed ({why}); restore the file from a backup{again}",
                     path.display()
-                )
+                )))
             }
             Failure::File(other) => {
                 anyhow!("could not {verb} the {what} of {owner} in the file store: {other}")
@@ -171,6 +171,19 @@ fn owner(name: &str) -> String {
         format!("context {name:?}")
     }
 }
+
+/// A secret's file that is there but is not what nomadctx wrote for it: damaged, or copied
+/// or forged (`doctor` reports it rather than stopping).
+#[derive(Debug)]
+pub struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// A keychain call that got no answer in time, and so may still be carried out later.
 #[derive(Debug)]

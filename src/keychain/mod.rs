@@ -30,7 +30,7 @@ use failure::{Failure, NO_SERVICE_CHOICES, seconds};
 use keyring::legacy_item;
 
 pub use backend::Backend;
-pub use failure::NoAnswer;
+pub use failure::{NoAnswer, Refused};
 pub use item::{Item, ItemRef, legacy_account};
 pub use secrets::Secrets;
 
@@ -47,6 +47,7 @@ pub struct Keychain {
     timeout: Duration,
     /// The file store's public recipient and how long an unlock lasts, from config.toml.
     file_recipient: Option<String>,
+    file_bound: bool,
     unlock_for: Duration,
 }
 
@@ -92,6 +93,7 @@ impl Keychain {
             connection: Arc::default(),
             timeout,
             file_recipient: None,
+            file_bound: false,
             unlock_for: crate::unlock_cache::DEFAULT_TTL,
         }
     }
@@ -100,6 +102,13 @@ impl Keychain {
     pub fn with_file_store(mut self, recipient: Option<&str>, unlock_for: Duration) -> Self {
         self.file_recipient = recipient.map(str::to_owned);
         self.unlock_for = unlock_for;
+        self
+    }
+
+    /// Whether the file store's secrets must carry their binding (config.toml's
+    /// `file_bound`).
+    pub fn with_file_binding(mut self, bound: bool) -> Self {
+        self.file_bound = bound;
         self
     }
 
@@ -142,6 +151,10 @@ impl Keychain {
         // A context with neither key nor token never opens the keychain.
         if items.is_empty() {
             return Ok(Vec::new());
+        }
+        // The file store answers for each file, so a refused one is named as what it is.
+        if let Ok(Connection::File(_)) = self.connection() {
+            return items.iter().map(|item| self.get(name, item)).collect();
         }
         let accounts: Vec<String> = items.iter().map(|item| self.account(item)).collect();
         let refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
@@ -274,6 +287,7 @@ impl Keychain {
     pub fn for_backend(config: &Config, backend: Backend) -> Self {
         Self::new(backend, config.store.as_deref().unwrap_or_default())
             .with_file_store(config.file_recipient.as_deref(), config.unlock_for())
+            .with_file_binding(config.file_bound)
     }
 }
 

@@ -34,6 +34,11 @@ pub struct Config {
     /// them needs no passphrase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_recipient: Option<String>,
+    /// Every secret of the `file` store carries its store, context, kind and version inside
+    /// its encryption, so a file without that line is refused. Stores made before it are
+    /// bound once, at the next unlock (see `crate::rekey`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub file_bound: bool,
     /// How long `nomadctx unlock` keeps the file store open when `--for` is not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlock_for: Option<String>,
@@ -154,11 +159,12 @@ pub fn parse_config(text: &[u8], path: &Path) -> Result<Config> {
 }
 
 /// The settings that belong at the top of config.toml.
-const TOP_LEVEL: [&str; 6] = [
+const TOP_LEVEL: [&str; 7] = [
     "store",
     "store_dir",
     "keychain",
     "file_recipient",
+    "file_bound",
     "unlock_for",
     "default",
 ];

@@ -564,7 +564,7 @@ fn the_age_tool_recovers_every_key_without_nomadctx() {
     require_tool("age");
     let recovered = server.world.tmp.path().join("recovered.pem");
     let script = format!(
-        "age -d -i '{}' '{}' | openssl pkey -inform DER -out '{}' && echo recovered",
+        "age -d -i '{}' '{}' | tail -n +2 | openssl pkey -inform DER -out '{}' && echo recovered",
         identity.display(),
         file.display(),
         recovered.display()

@@ -6,6 +6,7 @@ mod harness;
 
 mod attack;
 mod bad_input;
+mod binding;
 mod certificates;
 mod check;
 mod contexts;
