@@ -79,22 +79,33 @@ fn write_journal(store: &Store, copies: &[Copy]) -> Result<()> {
 /// Moves every secret of `config` from `from` to `to`, and commits `config` naming `to`.
 /// `keychain_for` opens a keychain of this store by backend (to clear what a failed run
 /// wrote).
+/// Every secret a move takes, read from the keychain it leaves: first, so that a secret the
+/// old keychain lacks, or a locked one, stops the move before anything else is asked or done.
+pub fn read_secrets(
+    store: &Store,
+    config: &Config,
+    from: &Keychain,
+) -> Result<Vec<(String, ItemRef, Secret)>> {
+    live_items(store, config)
+        .into_iter()
+        .map(|(name, item)| {
+            let secret = from.require(&name, &item)?;
+            Ok((name, item, secret))
+        })
+        .collect()
+}
+
+/// Writes `secrets` (from [`read_secrets`]) to `to`, reads them back, and commits the
+/// configuration's new keychain; then the old copies go.
 pub fn move_secrets(
     store: &Store,
     lock: &Lock,
     mut config: Config,
     from: &Keychain,
+    secrets: &[(String, ItemRef, Secret)],
     to: &Keychain,
     keychain_for: &dyn Fn(Backend) -> Keychain,
 ) -> Result<()> {
-    let items = live_items(store, &config);
-    // Everything is read before anything is written: a secret the old keychain lacks stops
-    // the move with nothing changed.
-    let mut secrets: Vec<(String, ItemRef, Secret)> = Vec::with_capacity(items.len());
-    for (name, item) in items {
-        let secret = from.require(&name, &item)?;
-        secrets.push((name, item, secret));
-    }
     let copies = |backend: Backend| -> Vec<Copy> {
         secrets
             .iter()
@@ -108,11 +119,11 @@ pub fn move_secrets(
     journaled.extend(copies(to.backend()));
     write_journal(store, &journaled)?;
     let written = (|| -> Result<()> {
-        for (name, item, secret) in &secrets {
+        for (name, item, secret) in secrets {
             to.set(name, item, secret)?;
             checkpoint("move-written")?;
         }
-        for (name, item, secret) in &secrets {
+        for (name, item, secret) in secrets {
             match to.get(name, item)? {
                 Some(back) if back.expose() == secret.expose() => {}
                 _ => bail!(

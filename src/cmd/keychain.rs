@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::cli::{KeychainAction, KeychainArgs, KeychainUseArgs, PassphraseArgs};
 use crate::file_store::FileStore;
 use crate::keychain::{Backend, Keychain};
-use crate::keychain_move::{live_items, move_secrets, tidy};
+use crate::keychain_move::{live_items, move_secrets, read_secrets, tidy};
 use crate::passphrase;
 use crate::store::Config;
 use crate::unlock_cache::{self, format_duration};
@@ -132,6 +132,13 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
     if !moving && from.backend() != new && !items.is_empty() && !args.force {
         refuse_to_strand(&config, &items, &from, new)?;
     }
+    // What moves is read before a passphrase for the new store is asked for: a locked or
+    // unreachable keychain says so first.
+    let secrets = if moving {
+        read_secrets(&app.store, &config, &from)?
+    } else {
+        Vec::new()
+    };
     let identity = match new {
         Backend::File => open_file_store(&mut config, &args, moving)?,
         _ => None,
@@ -146,7 +153,7 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
     }
     if moving {
         let settings = config.clone();
-        move_secrets(&app.store, &lock, config, &from, &to, &|b| {
+        move_secrets(&app.store, &lock, config, &from, &secrets, &to, &|b| {
             Keychain::for_backend(&settings, b)
         })?;
         eprintln!(

@@ -118,8 +118,37 @@ fn a_context_without_key_or_token_needs_no_keychain() {
 #[test]
 fn a_locked_keychain_without_a_display_says_how_to_unlock_it() {
     let world = World::new();
-    // Locked as after a login without the PAM module, on a session with no display for the
-    // unlock prompt (ssh).
+    // On a session with no display for the unlock prompt (ssh).
+    lock_the_login_collection(&world);
+    let out = crate::harness::add_cmd(&world, "prod", &pki().identity("ec"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .fails();
+    out.stderr_has("the keychain is locked, and its unlock prompt needs a display")
+        .stderr_has("gnome-keyring-daemon --replace --unlock");
+}
+
+#[test]
+fn a_move_out_of_a_locked_keychain_says_so_before_asking_for_a_passphrase() {
+    let world = World::new();
+    let keys = crate::harness::KernelSession::new();
+    add_with(&world, "prod", &pki().identity("ec"), &[]);
+    lock_the_login_collection(&world);
+    let out = keys
+        .cmd(&world)
+        .args(["keychain", "use", "file", "--migrate"])
+        .env_remove("DISPLAY")
+        .fails();
+    out.stderr_has("the keychain is locked");
+    assert!(
+        !out.stderr_text().contains("passphrase"),
+        "asked for a passphrase first: {}",
+        out.stderr_text()
+    );
+}
+
+/// Locks GNOME Keyring's login collection, as after a login without its PAM module.
+fn lock_the_login_collection(world: &World) {
     world
         .program("dbus-send")
         .args([
@@ -131,10 +160,4 @@ fn a_locked_keychain_without_a_display_says_how_to_unlock_it() {
             "array:objpath:/org/freedesktop/secrets/collection/login",
         ])
         .succeeds();
-    let out = crate::harness::add_cmd(&world, "prod", &pki().identity("ec"))
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .fails();
-    out.stderr_has("the keychain is locked, and its unlock prompt needs a display")
-        .stderr_has("gnome-keyring-daemon --replace --unlock");
 }
