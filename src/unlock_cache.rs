@@ -1,6 +1,6 @@
 //! Where an unlocked file store's identity waits for the rest of the session: a "user" key in
-//! the kernel's user keyring (Linux), readable by this user only, dropped by the kernel when
-//! its timeout runs out, at `nomadctx lock`, or at reboot. Elsewhere there is no cache.
+//! the kernel's user keyring (Linux), readable by this user's processes only, dropped by the
+//! kernel when its timeout runs out, at `nomadctx lock`, or at reboot. Elsewhere there is no cache.
 
 use std::time::Duration;
 
@@ -19,9 +19,11 @@ pub const AVAILABLE: bool = cfg!(target_os = "linux");
 #[cfg(target_os = "linux")]
 mod kernel {
     use super::*;
-    use crate::kernel_keyring::{is_absent, os_error, read_payload};
+    use crate::kernel_keyring::{
+        add_whole, check_owner, is_absent, is_unlinked, os_error, read_payload,
+    };
     use anyhow::anyhow;
-    use linux_keyutils::{KeyError, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
+    use linux_keyutils::{KeyError, KeyRing, KeyRingIdentifier};
 
     fn refused(what: &str, err: KeyError) -> anyhow::Error {
         anyhow!(
@@ -44,6 +46,13 @@ mod kernel {
                 Err(err) if is_absent(err) => return Ok(None),
                 Err(err) => return Err(refused("search", err)),
             };
+            // Another account's process that shares the user's session keyring can put a key
+            // in the user keyring; what it holds is not this store's identity.
+            check_owner(key).map_err(|owner| {
+                anyhow!(
+                    "the unlock cache in the kernel's user keyring holds a key that belongs to {owner}, not to you: another account whose program shares your session keyring (under `su`, or a setuid program of its own that you ran) put it there; `nomadctx lock` removes it"
+                )
+            })?;
             match read_payload(key) {
                 Ok(identity) => return Ok(Some(identity)),
                 Err(err) if is_absent(err) => continue,
@@ -53,40 +62,14 @@ mod kernel {
         Ok(None)
     }
 
-    /// Caches `identity` for `ttl`. The key is made whole (permissions and timeout) in this
-    /// process's own keyring and only then linked into the user keyring, where it takes the
-    /// place of an earlier one in one step: a reader sees the old key or the new, never a
-    /// key others could read or one without a timeout.
+    /// Caches `identity` for `ttl`, in place of an earlier one in one step. Processes of the
+    /// user can read it; no process of another account can, even one that possesses it
+    /// through a session keyring that `su` or a setuid program inherited, and nobody can
+    /// change its timeout or link it into another keyring (see `kernel_keyring::add_whole`).
     pub fn put(store_id: &str, identity: &[u8], ttl: Duration) -> Result<()> {
-        let private = KeyRing::from_special_id(KeyRingIdentifier::Process, true)
-            .map_err(|e| refused("open", e))?;
-        let key = private
-            .add_key(&description(store_id), identity)
-            .map_err(|e| refused("add a key for", e))?;
-        let finish = || -> std::result::Result<(), KeyError> {
-            key.set_perms(
-                KeyPermissionsBuilder::builder()
-                    .posessor(Permission::ALL)
-                    .user(
-                        Permission::VIEW
-                            | Permission::READ
-                            | Permission::WRITE
-                            | Permission::SEARCH
-                            | Permission::SETATTR,
-                    )
-                    .build(),
-            )?;
-            key.set_timeout(ttl.as_secs().max(1) as usize)?;
-            user_keyring()
-                .map_err(|_| KeyError::KeyringDoesNotExist)?
-                .link_key(key)
-        };
-        let done = finish();
-        let _ = private.unlink_key(key);
-        if done.is_err() {
-            let _ = key.invalidate();
-        }
-        done.map_err(|e| refused("cache the identity in", e))
+        add_whole(user_keyring()?, &description(store_id), identity, Some(ttl))
+            .map(drop)
+            .map_err(|e| refused("cache the identity in", e))
     }
 
     /// Drops the cached identity; `false` when there was none.
@@ -97,6 +80,15 @@ mod kernel {
             Err(err) if is_absent(err) => return Ok(false),
             Err(err) => return Err(refused("search", err)),
         };
+        if check_owner(key).is_err() {
+            // Another account's key is not nomadctx's to invalidate: it only leaves the
+            // user's keyring.
+            return match ring.unlink_key(key) {
+                Ok(()) => Ok(true),
+                Err(err) if is_unlinked(err) => Ok(false),
+                Err(err) => Err(refused("remove a foreign key from", err)),
+            };
+        }
         match key.invalidate() {
             Ok(()) => Ok(true),
             Err(err) if is_absent(err) => Ok(false),
@@ -108,11 +100,16 @@ mod kernel {
     /// tells a key's timeout): `7h59m`, `perm`, or `None` when it cannot be told.
     pub fn time_left(store_id: &str) -> Option<String> {
         let wanted = description(store_id);
+        // Another account's key under the same name is not the cache (see `get`).
+        let me = nix::unistd::geteuid().as_raw().to_string();
         let keys = std::fs::read_to_string("/proc/keys").ok()?;
         keys.lines().find_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let name = fields.get(8)?.trim_end_matches(':');
-            (fields.get(7) == Some(&"user") && name == wanted).then(|| fields[3].to_owned())
+            (fields.get(7) == Some(&"user")
+                && fields.get(5) == Some(&me.as_str())
+                && name == wanted)
+                .then(|| fields[3].to_owned())
         })
     }
 }

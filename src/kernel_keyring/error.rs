@@ -1,5 +1,6 @@
 //! Kernel keyring failures in words a user can act on, and the errno behind a `KeyError`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
@@ -12,14 +13,28 @@ const QUOTA_FULL: &str =
 /// Why a kernel keyring operation failed, in words a user can act on. Never carries secret bytes.
 #[derive(Debug)]
 pub struct KernelError {
-    what: &'static str,
+    what: Cow<'static, str>,
     /// The kernel's answer, when there was one.
     cause: Option<io::Error>,
 }
 
 impl KernelError {
     pub(super) fn invalid(what: &'static str) -> Self {
-        Self { what, cause: None }
+        Self {
+            what: what.into(),
+            cause: None,
+        }
+    }
+
+    /// A key under nomadctx's name that `owner`, not the user, put in the user's keyring.
+    pub(super) fn foreign(owner: String) -> Self {
+        Self {
+            what: format!(
+                "the kernel keyring holds a key under nomadctx's name that belongs to {owner}, not to you, so nomadctx does not read it: another account whose program shares your session keyring (under `su`, or a setuid program of its own that you ran) put it there"
+            )
+            .into(),
+            cause: None,
+        }
     }
 
     pub(super) fn kernel(what: &'static str, err: KeyError) -> Self {
@@ -29,7 +44,7 @@ impl KernelError {
             what
         };
         Self {
-            what,
+            what: what.into(),
             cause: Some(os_error(err)),
         }
     }
@@ -39,7 +54,7 @@ impl fmt::Display for KernelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.cause {
             Some(cause) => write!(f, "{}: {cause}", self.what),
-            None => f.write_str(self.what),
+            None => f.write_str(&self.what),
         }
     }
 }
@@ -84,7 +99,7 @@ pub(crate) fn is_absent(err: KeyError) -> bool {
 
 /// Errors of an unlink that only mean the link is already gone (the garbage collector removes
 /// invalidated keys from every keyring on its own).
-pub(super) fn is_unlinked(err: KeyError) -> bool {
+pub(crate) fn is_unlinked(err: KeyError) -> bool {
     matches!(
         err,
         KeyError::MissingFileOrDirectory | KeyError::KeyDoesNotExist

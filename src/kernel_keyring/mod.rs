@@ -7,13 +7,21 @@
 //! `/proc/sys/kernel/keys/persistent_keyring_expiry` seconds (3 days by default) after a process
 //! last attached it, and every nomadctx run attaches it. It does not survive a reboot. It is
 //! attached to the process keyring, not to the session keyring the previous store used, so that
-//! nomadctx possesses the items only while it runs and the user's session keyring is left alone.
-//! Its keys count against the user's key quota (`/proc/sys/kernel/keys/maxkeys` and `maxbytes`).
+//! the user's session keyring is left alone. Its keys count against the user's key quota
+//! (`/proc/sys/kernel/keys/maxkeys` and `maxbytes`).
+//!
+//! Who can read an item: processes of the user, through the key's *user* permissions, and no
+//! process of another account. Possession grants nothing, because it does not follow the uid:
+//! a setuid program of another account that the user runs gets the user's persistent keyring
+//! from KEYCTL_GET_PERSISTENT (which goes by the real uid) and keeps the user's session keyring,
+//! as `su` without `-l` does; such a program keeps the user's groups too, so the group gets
+//! nothing either.
 
 mod error;
 
 use std::fmt;
 use std::panic;
+use std::time::Duration;
 
 use linux_keyutils::{
     Key, KeyError, KeyPermissions, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, KeySerialId,
@@ -23,8 +31,8 @@ use nix::errno::Errno;
 use zeroize::Zeroizing;
 
 pub use error::KernelError;
-use error::{attach_error, is_unlinked};
-pub(crate) use error::{is_absent, os_error};
+use error::attach_error;
+pub(crate) use error::{is_absent, is_unlinked, os_error};
 
 /// The kernel's limit on the payload of a "user" key.
 const MAX_SECRET_LEN: usize = 32767;
@@ -33,22 +41,88 @@ const MAX_SECRET_LEN: usize = 32767;
 /// buffer, so longer ones could not be listed back; this is what is left in the worst case.
 const MAX_DESCRIPTION_LEN: usize = 512 - "user;4294967295;4294967295;3f010000;".len() - 1;
 
-/// Possessor everything, the user only "view": a process of the same user that does not
-/// possess the key (it never attached the persistent keyring) sees that it exists but cannot
-/// read it, and other users see nothing.
+/// What a finished key grants: the user may view it (describe it, see it in /proc/keys), read
+/// it, and search for it (which also lets nomadctx invalidate it at `lock` and `remove`); the
+/// possessor, the group and others get nothing (see the module's notes), and nobody may change
+/// its timeout or permissions (SETATTR) or link it into another keyring (LINK).
 fn item_permissions() -> KeyPermissions {
     KeyPermissionsBuilder::builder()
-        .posessor(
+        .user(Permission::VIEW | Permission::READ | Permission::SEARCH)
+        .build()
+}
+
+/// While nomadctx makes a key, the user may also set its timeout and link it where it belongs;
+/// still nothing for the possessor, so nothing for another account.
+fn making_permissions() -> KeyPermissions {
+    KeyPermissionsBuilder::builder()
+        .user(
             Permission::VIEW
                 | Permission::READ
-                | Permission::WRITE
                 | Permission::SEARCH
                 | Permission::LINK
                 | Permission::SETATTR,
         )
-        .user(Permission::VIEW)
         .build()
 }
+
+/// Adds a "user" key to `ring` with [`item_permissions`] and, when given, a timeout, in place
+/// of a key with the same description there. The key is made whole in this process's own
+/// keyring, which no other process possesses, and only then linked into `ring`, which replaces
+/// an earlier key in one step: a reader sees the old key or the new, never one that another
+/// account could read or one without its timeout.
+pub(crate) fn add_whole(
+    ring: KeyRing,
+    description: &str,
+    secret: &[u8],
+    timeout: Option<Duration>,
+) -> Result<Key, KeyError> {
+    let private = KeyRing::from_special_id(KeyRingIdentifier::Process, true)?;
+    let key = private.add_key(description, secret)?;
+    let finish = || -> Result<(), KeyError> {
+        // The kernel gives a new key possessor rights; they go before anything can reach it.
+        key.set_perms(making_permissions())?;
+        if let Some(timeout) = timeout {
+            key.set_timeout(timeout.as_secs().max(1) as usize)?;
+        }
+        ring.link_key(key)?;
+        key.set_perms(item_permissions())
+    };
+    let done = finish();
+    let _ = private.unlink_key(key);
+    if done.is_err() {
+        let _ = key.invalidate();
+    }
+    done.map(|()| key)
+}
+
+/// Whether `key`, found in one of the user's keyrings, is the user's own; when it is not, the
+/// error names its owner (`uid N`, or "another account" when it cannot even be described).
+/// Another account whose process possesses the user's keyrings (see the module's notes) can put
+/// keys into them, and nomadctx does not take such a key for its own. A key of the user's that
+/// an earlier nomadctx made, with rights for its possessor, gets today's permissions.
+pub(crate) fn check_owner(key: Key) -> Result<(), String> {
+    // Keys belong to the file-system uid that made them, which is the effective uid.
+    let me = nix::unistd::geteuid().as_raw();
+    match describe(key) {
+        Some(found) if found.uid == me => {
+            // Only possessor rights mark an earlier version's key: a key that `add_whole` is
+            // still making has none, and must keep the rights it needs to be finished.
+            if found.perms & POSSESSOR_BITS != 0 {
+                let _ = key.set_perms(item_permissions());
+            }
+            Ok(())
+        }
+        Some(found) => Err(format!("uid {}", found.uid)),
+        // A key gone since it was found is for the read that follows to report.
+        None => match panic::catch_unwind(move || key.metadata()) {
+            Ok(Err(err)) if is_absent(err) => Ok(()),
+            _ => Err("another account".to_owned()),
+        },
+    }
+}
+
+/// The possessor's byte of a key's permissions.
+const POSSESSOR_BITS: u32 = 0xff00_0000;
 
 fn check_description(description: &str) -> Result<(), KernelError> {
     check_legacy_description(description)?;
@@ -131,14 +205,27 @@ fn read_links(keyring: Key) -> Result<Vec<KeySerialId>, KeyError> {
     Err(KeyError::Unknown(Errno::EAGAIN as i32))
 }
 
-/// The type and description of a key, or `None` when it cannot be described (not ours to see,
-/// already gone, of a type linux-keyutils does not know).
-fn describe(key: Key) -> Option<(KeyType, String)> {
+/// What the kernel tells about a key.
+struct Described {
+    kind: KeyType,
+    description: String,
+    uid: u32,
+    perms: u32,
+}
+
+/// The type, description and owner of a key, or `None` when it cannot be described (not ours
+/// to see, already gone, of a type linux-keyutils does not know).
+fn describe(key: Key) -> Option<Described> {
     // linux-keyutils 0.2 slices its 512-byte describe buffer by the length the kernel reports and
     // panics when another program's key has a longer description; such a key is not ours, so it
     // is skipped rather than bringing nomadctx down.
     let metadata = panic::catch_unwind(move || key.metadata()).ok()?.ok()?;
-    Some((metadata.get_type(), metadata.get_description().to_owned()))
+    Some(Described {
+        kind: metadata.get_type(),
+        description: metadata.get_description().to_owned(),
+        uid: metadata.get_uid(),
+        perms: metadata.get_perms().bits(),
+    })
 }
 
 /// The user's persistent keyring.
@@ -179,6 +266,7 @@ impl KernelKeyring {
         else {
             return Ok(None);
         };
+        check_owner(key).map_err(KernelError::foreign)?;
         match read_payload(key) {
             Ok(secret) => Ok(Some(secret.to_vec())),
             Err(err) if is_absent(err) => Ok(None),
@@ -186,23 +274,16 @@ impl KernelKeyring {
         }
     }
 
-    /// Adds (or replaces) a "user" key with this description in the persistent keyring.
-    /// Permissions: possessor view|read|write|search|link|setattr, user view only,
-    /// group/other nothing (so another process of the same user that does not possess the
-    /// key — e.g. one that never attached the persistent keyring — can see it exists but not
-    /// read it; and no other user can).
+    /// Adds (or replaces) a "user" key with this description in the persistent keyring, with
+    /// [`item_permissions`]: processes of the user can read it, no process of another account
+    /// can, not even one that possesses it.
     pub fn set(&self, description: &str, secret: &[u8]) -> Result<(), KernelError> {
         const WHAT: &str = "could not store the key in the persistent keyring";
         check_description(description)?;
         check_secret(secret)?;
         let attached = self.attach()?;
-        // The kernel gives a new "user" key exactly these permissions, but add_key updates an
-        // existing key in place, so they are set again in case it was stored otherwise.
-        let key = attached
-            .ring
-            .add_key(description, secret)
-            .map_err(|err| KernelError::kernel(WHAT, err))?;
-        key.set_perms(item_permissions())
+        add_whole(attached.ring, description, secret, None)
+            .map(drop)
             .map_err(|err| KernelError::kernel(WHAT, err))
     }
 
@@ -218,7 +299,13 @@ impl KernelKeyring {
         else {
             return Ok(false);
         };
-        remove(key, &[attached.ring]).map_err(|err| KernelError::kernel(WHAT, err))?;
+        let removed = match check_owner(key) {
+            Ok(()) => remove(key, &[attached.ring]),
+            // Another account's key is not nomadctx's to invalidate (nor could it): it only
+            // leaves the user's keyring.
+            Err(_) => unlink(key, attached.ring),
+        };
+        removed.map_err(|err| KernelError::kernel(WHAT, err))?;
         Ok(true)
     }
 
@@ -233,11 +320,14 @@ impl KernelKeyring {
             .into_iter()
             .map(Key::from_id)
             .filter_map(|key| match describe(key) {
-                Some((KeyType::User, description)) if description.starts_with(prefix) => {
-                    Some((key, description))
+                Some(found)
+                    if found.kind == KeyType::User && found.description.starts_with(prefix) =>
+                {
+                    Some((key, found.description))
                 }
                 _ => None,
             })
+            .filter(|(key, _)| check_owner(*key).is_ok())
             // linux-keyutils cuts a description at its first ';', so a name is only reported
             // when the kernel finds this very key under it.
             .filter(|(key, description)| {
@@ -266,6 +356,7 @@ impl KernelKeyring {
         else {
             return Ok(None);
         };
+        check_owner(key).map_err(KernelError::foreign)?;
         match read_payload(key) {
             Ok(secret) => Ok(Some(secret.to_vec())),
             Err(err) if is_absent(err) => Ok(None),
@@ -339,8 +430,8 @@ fn find_legacy_key(
 
 /// Invalidates the key, which makes the kernel drop it from every keyring, then unlinks it
 /// from these keyrings so that it is gone from them at once, before the garbage collector runs.
-/// In that order because the thread possesses the key only while it is linked from a keyring
-/// the thread holds, and the user's own permission ("view") does not allow invalidating it.
+/// In that order because a key an earlier nomadctx made grants the user only "view" and can be
+/// invalidated only while the thread possesses it, through a keyring that still links it.
 fn remove(key: Key, keyrings: &[KeyRing]) -> Result<(), KeyError> {
     match key.invalidate() {
         Ok(()) => {}
@@ -349,13 +440,18 @@ fn remove(key: Key, keyrings: &[KeyRing]) -> Result<(), KeyError> {
         Err(err) => return Err(err),
     }
     for keyring in keyrings {
-        match keyring.unlink_key(key) {
-            Ok(()) => {}
-            Err(err) if is_unlinked(err) => {}
-            Err(err) => return Err(err),
-        }
+        unlink(key, *keyring)?;
     }
     Ok(())
+}
+
+/// Unlinks the key from `keyring`; a link already gone is no error.
+fn unlink(key: Key, keyring: KeyRing) -> Result<(), KeyError> {
+    match keyring.unlink_key(key) {
+        Ok(()) => Ok(()),
+        Err(err) if is_unlinked(err) => Ok(()),
+        Err(err) => Err(err),
+    }
 }
 
 /// The serial number of the persistent keyring just linked into the calling thread's process
@@ -367,9 +463,8 @@ fn attached_serial(persistent: KeyRing) -> Result<KeySerialId, KeyError> {
     read_links(process)?
         .into_iter()
         .find(|&serial| {
-            describe(Key::from_id(serial)).is_some_and(|(kind, description)| {
-                kind == KeyType::KeyRing && description == wanted
-            })
+            describe(Key::from_id(serial))
+                .is_some_and(|found| found.kind == KeyType::KeyRing && found.description == wanted)
         })
         .ok_or(KeyError::KeyringDoesNotExist)
 }
@@ -402,8 +497,13 @@ mod tests {
     }
 
     #[test]
-    fn items_are_possessor_only_and_visible_to_the_user() {
-        assert_eq!(item_permissions().bits(), 0x3f01_0000);
+    fn possession_grants_nothing_and_nobody_may_relink_or_retime() {
+        // user view|read|search; possessor, group and other nothing.
+        assert_eq!(item_permissions().bits(), 0x000b_0000);
+        // While a key is made: user view|read|search|link|setattr.
+        assert_eq!(making_permissions().bits(), 0x003b_0000);
+        assert_eq!(item_permissions().bits() & POSSESSOR_BITS, 0);
+        assert_eq!(making_permissions().bits() & POSSESSOR_BITS, 0);
     }
 
     #[test]

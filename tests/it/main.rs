@@ -20,6 +20,7 @@ mod hygiene;
 mod identity;
 mod import;
 mod keepassxc;
+mod keyrings_attack;
 mod nomad_api;
 mod pressure;
 mod quoting;
