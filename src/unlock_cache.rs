@@ -97,7 +97,8 @@ mod kernel {
     }
 
     /// How long the cached identity has left, from /proc/keys (the only place the kernel
-    /// tells a key's timeout): `7h59m`, `perm`, or `None` when it cannot be told.
+    /// tells a key's timeout), as a person reads it: `at least 7h`, `45s`, `no time limit`,
+    /// or `None` when it cannot be told.
     pub fn time_left(store_id: &str) -> Option<String> {
         let wanted = description(store_id);
         // Another account's key under the same name is not the cache (see `get`).
@@ -109,8 +110,24 @@ mod kernel {
             (fields.get(7) == Some(&"user")
                 && fields.get(5) == Some(&me.as_str())
                 && name == wanted)
-                .then(|| fields[3].to_owned())
+                .then(|| readable_timeout(fields[3]))
         })
+    }
+}
+
+/// The kernel shows a timeout cut down to one unit (`7h` is anything from 7 to 8 hours, so
+/// a second after an 8h unlock it says 7h, which reads as an hour gone): say it as the lower
+/// bound it is.
+#[cfg(target_os = "linux")]
+fn readable_timeout(kernel: &str) -> String {
+    if kernel == "perm" {
+        return "no time limit".to_owned();
+    }
+    let (number, unit) = kernel.split_at(kernel.len().saturating_sub(1));
+    match (number.parse::<u64>(), unit) {
+        (Ok(n), "s") => format!("{n}s"),
+        (Ok(n), "m" | "h" | "d" | "w") => format!("at least {n}{unit}"),
+        _ => kernel.to_owned(),
     }
 }
 
@@ -199,6 +216,16 @@ pub fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernel_s_timeouts_read_as_the_bound_a_person_expects() {
+        assert_eq!(readable_timeout("7h"), "at least 7h");
+        assert_eq!(readable_timeout("59m"), "at least 59m");
+        assert_eq!(readable_timeout("45s"), "45s");
+        assert_eq!(readable_timeout("perm"), "no time limit");
+        assert_eq!(readable_timeout("expd"), "expd");
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {
