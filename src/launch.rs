@@ -33,7 +33,12 @@ impl Run<'_> {
         self.supervisor.idle()?;
         let context = self.config.get(name)?.clone();
         warn_if_expiring(name, context.client_cert_not_after);
-        let (context, secrets) = Secrets::fetch(&self.app.store, self.keychain, name, context)?;
+        // A connection for this context alone: dropped before the command starts, so that
+        // what opens the keychain (the file store's identity above all) is wiped, not kept
+        // in memory for as long as the command runs.
+        let keychain = self.keychain.fresh();
+        let (context, secrets) = Secrets::fetch(&self.app.store, &keychain, name, context)?;
+        drop(keychain);
         let context = &context;
         let key = secrets
             .key_pem(name)?

@@ -7,10 +7,18 @@ use nomadctx::{cli, cmd, process_guard};
 
 use clap::CommandFactory;
 
+mod wipe_on_free;
+
+use wipe_on_free::WipeOnFree;
+
 /// See Cargo.toml: musl's own allocator maps and unmaps memory on nearly every free.
 #[cfg(target_env = "musl")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: WipeOnFree<mimalloc::MiMalloc> = WipeOnFree(mimalloc::MiMalloc);
+
+#[cfg(not(target_env = "musl"))]
+#[global_allocator]
+static ALLOCATOR: WipeOnFree<std::alloc::System> = WipeOnFree(std::alloc::System);
 
 fn main() -> ExitCode {
     // A TAB in a shell whose completion script `nomadctx completions` wrote: answer and exit.

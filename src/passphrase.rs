@@ -20,7 +20,7 @@ const PASSPHRASE_FILE: Private = Private {
     what: "passphrase file",
     forbidden: ANY_ACCESS,
     at_stake: "another user could read the passphrase and open every key in the file store",
-    not_yours: "use a file of your own, mode 0600",
+    not_yours: "point NOMADCTX_PASSPHRASE_FILE at a file of your own, mode 0600",
 };
 
 /// Whether a person is there to answer a prompt: a controlling terminal, and standard
@@ -170,12 +170,16 @@ pub fn from_file() -> Result<Option<Zeroizing<String>>> {
             path.display()
         );
     }
-    let file = std::fs::File::open(path).with_context(|| {
-        format!(
-            "could not read the passphrase file {} ({FILE_VAR})",
-            path.display()
-        )
-    })?;
+    // Without O_NONBLOCK a named pipe there would hang an unattended run for ever; opened
+    // so, it is refused by the check like any other file that is not a regular one.
+    let file = platform::nonblocking(std::fs::OpenOptions::new().read(true))
+        .open(path)
+        .with_context(|| {
+            format!(
+                "could not read the passphrase file {} ({FILE_VAR})",
+                path.display()
+            )
+        })?;
     PASSPHRASE_FILE.check_file(path, &file)?;
     let line = read_line(&mut &file, "the passphrase file")?;
     if line.is_empty() {

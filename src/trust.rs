@@ -111,10 +111,17 @@ impl Private {
 
     fn check_regular(&self, path: &Path, meta: &Metadata) -> Result<()> {
         if !meta.is_file() {
+            let kind = if meta.is_dir() {
+                Some("a directory")
+            } else {
+                platform::special_kind(meta.file_type())
+            };
             bail!(
-                "{} {} is not a regular file; move it away and try again",
+                "{} {} is {}not a regular file; {}",
                 self.what,
-                path.display()
+                path.display(),
+                kind.map(|k| format!("{k}, ")).unwrap_or_default(),
+                self.not_yours
             );
         }
         self.check_owner(path, meta)?;
@@ -342,6 +349,21 @@ mod tests {
         let err = format!("{:#}", CONFIG.check_file(&path, &file).unwrap_err());
         assert!(
             err.contains("belongs to user id") && err.contains("not to you"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_named_pipe_opened_without_blocking_is_refused_as_what_it_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("pipe");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let file = platform::nonblocking(fs::OpenOptions::new().read(true))
+            .open(&path)
+            .unwrap();
+        let err = format!("{:#}", CONFIG.check_file(&path, &file).unwrap_err());
+        assert!(
+            err.contains("is a named pipe, not a regular file; move it away"),
             "{err}"
         );
     }

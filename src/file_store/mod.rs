@@ -296,9 +296,12 @@ impl FileStore {
 }
 
 /// A file of the store's, `None` when it does not exist; it must be a regular file of the
-/// user's that nobody else may read.
+/// user's that nobody else may read. A named pipe put there would block the open and the
+/// read for ever (the keychain timeout does not cover local files): opened without
+/// blocking, it is refused by the check.
 fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
-    let file = match crate::platform::no_follow(fs::OpenOptions::new().read(true)).open(path) {
+    let mut options = fs::OpenOptions::new();
+    let file = match crate::platform::no_follow_nonblocking(options.read(true)).open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => {

@@ -105,6 +105,16 @@ impl Keychain {
         self
     }
 
+    /// The same keychain with a connection of its own, opened on first use and closed when
+    /// it is dropped: `exec` lets go of it (and of the file store's identity, wiped with it)
+    /// before its command starts, and opens a new one for the next context.
+    pub fn fresh(&self) -> Self {
+        Self {
+            connection: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     /// Whether the file store's secrets must carry their binding (config.toml's
     /// `file_bound`).
     pub fn with_file_binding(mut self, bound: bool) -> Self {

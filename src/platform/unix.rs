@@ -43,6 +43,17 @@ pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
     options.custom_flags(OFlag::O_NOFOLLOW.bits())
 }
 
+/// As [`no_follow`], and a named pipe there does not block the open (nor, once the caller
+/// has refused what is not a regular file, any read: O_NONBLOCK changes nothing for those).
+pub fn no_follow_nonblocking(options: &mut OpenOptions) -> &mut OpenOptions {
+    options.custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+}
+
+/// Options that open an existing file, symlinks followed, without blocking on a named pipe.
+pub fn nonblocking(options: &mut OpenOptions) -> &mut OpenOptions {
+    options.custom_flags(OFlag::O_NONBLOCK.bits())
+}
+
 /// Makes an open file readable by its owner only (older versions made some 0644).
 pub fn make_private(file: &File) -> io::Result<()> {
     file.set_permissions(Permissions::from_mode(0o600))

@@ -55,6 +55,15 @@ pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
     options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
 }
 
+/// A file on Windows never blocks its opener the way a Unix named pipe does.
+pub fn no_follow_nonblocking(options: &mut OpenOptions) -> &mut OpenOptions {
+    no_follow(options)
+}
+
+pub fn nonblocking(options: &mut OpenOptions) -> &mut OpenOptions {
+    options
+}
+
 pub fn make_private(_: &File) -> io::Result<()> {
     Ok(())
 }

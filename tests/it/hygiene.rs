@@ -281,7 +281,7 @@ sys.exit(4)
 }
 
 /// Every readable mapping of a running process that holds one of the needles.
-fn memory_holding(pid: u32, needles: &[&[u8]]) -> Vec<String> {
+pub(crate) fn memory_holding(pid: u32, needles: &[&[u8]]) -> Vec<String> {
     use std::io::{Read, Seek, SeekFrom};
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
     let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();

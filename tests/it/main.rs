@@ -14,6 +14,7 @@ mod core_dumps;
 mod exec;
 mod export_p12;
 mod file_store;
+mod file_store_exposure;
 mod foreign_bus;
 mod generated;
 mod hygiene;
