@@ -122,7 +122,8 @@ impl Store {
     pub fn load(&self) -> Result<Config> {
         CONFIG_DIR.check_dir_or_parent(&self.root)?;
         let path = self.config_path();
-        let file = match File::open(&path) {
+        // A named pipe planted there must be refused by the check below, not block the open.
+        let file = match crate::platform::nonblocking(File::options().read(true)).open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => {

@@ -344,6 +344,21 @@ fn a_relative_runtime_dir_is_never_used() {
 }
 
 #[test]
+fn a_named_pipe_as_config_toml_is_refused_at_once() {
+    let world = World::headless();
+    std::fs::create_dir_all(&world.config_dir).unwrap();
+    let config = world.config_dir.join("config.toml");
+    crate::harness::mkfifo(&config);
+    let out = crate::harness::ends_in_time(world.cmd().args(["list"]));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is a named pipe, not a regular file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn a_runtime_dir_that_does_not_exist_is_refused_with_what_to_do() {
     let world = World::new();
     add_with(&world, "prod", &pki().identity("ec"), &[]);

@@ -226,3 +226,35 @@ pub fn doctor_is_happy(world: &World) {
 pub fn doctor_agrees(run: Run) {
     run.arg("doctor").succeeds().stderr_has("all consistent");
 }
+
+/// A named pipe at `path` (whatever was there goes), where a file is expected.
+pub fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    nix::unistd::mkfifo(
+        path,
+        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+    )
+    .unwrap();
+}
+
+/// Runs `run` to its end, which must come within 20 s: a nomadctx blocked on a named pipe
+/// is killed and the test fails, instead of hanging with it.
+pub fn ends_in_time(run: Run) -> std::process::Output {
+    let mut cmd = run.cmd;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} still ran after 20 s: it is blocked on a named pipe");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
