@@ -27,11 +27,18 @@ pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
             store.dir().display()
         );
     }
-    let passphrase = passphrase::current(
-        args.passphrase_stdin,
-        "pipe it in with --passphrase-stdin, or set NOMADCTX_PASSPHRASE_FILE",
-    )?;
-    let identity = store.open_identity(&passphrase)?;
+    // Piped in or from the file, one passphrase: only a person typing gets three tries.
+    let tries = if args.passphrase_stdin || passphrase::from_file()?.is_some() {
+        1
+    } else {
+        crate::file_store::TRIES
+    };
+    let identity = store.open_with(tries, || {
+        passphrase::current(
+            args.passphrase_stdin,
+            "pipe it in with --passphrase-stdin, or set NOMADCTX_PASSPHRASE_FILE",
+        )
+    })?;
     let ttl = args.duration.unwrap_or_else(|| config.unlock_for());
     if unlock_cache::AVAILABLE {
         store.cache(&identity, ttl).context(

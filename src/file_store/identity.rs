@@ -16,6 +16,25 @@ use crate::unlock_cache;
 /// A re-key's new identity until its change commits (see `crate::rekey`).
 const NEXT_IDENTITY: &str = "identity-next.age";
 
+/// How many times a person at the terminal may type the passphrase, as sudo allows.
+pub const TRIES: u32 = 3;
+
+/// A passphrase that does not open identity.age: the person may try again.
+#[derive(Debug)]
+struct WrongPassphrase(PathBuf);
+
+impl std::fmt::Display for WrongPassphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wrong passphrase for the file store {} (or the file was changed)",
+            self.0.display()
+        )
+    }
+}
+
+impl std::error::Error for WrongPassphrase {}
+
 /// The scrypt work factor nomadctx accepts when opening identity.age: age's own ceiling for
 /// files a user is asked about (about 16 s on a slow machine), never hours.
 const MAX_LOG_N: u8 = 22;
@@ -44,12 +63,13 @@ impl FileStore {
                     identity
                 }
                 None if passphrase::person_present() => {
-                    let passphrase = passphrase::from_terminal(
-                        "Passphrase of nomadctx's file store: ",
-                        None,
-                        LOCKED,
-                    )?;
-                    let identity = self.open_identity(&passphrase)?;
+                    let identity = self.open_with(TRIES, || {
+                        passphrase::from_terminal(
+                            "Passphrase of nomadctx's file store: ",
+                            None,
+                            LOCKED,
+                        )
+                    })?;
                     if self.cache_quietly(&identity, self.unlock_for) {
                         eprintln!(
                             "nomadctx: the file store is unlocked for {}; `nomadctx lock` locks it",
@@ -121,6 +141,25 @@ impl FileStore {
         }
     }
 
+    /// The identity, from passphrases `ask` reads: up to `tries` of them while each is
+    /// wrong ([`TRIES`] for a person typing, as sudo allows; one from a pipe or a file).
+    pub fn open_with(
+        &self,
+        tries: u32,
+        mut ask: impl FnMut() -> Result<Zeroizing<String>>,
+    ) -> Result<x25519::Identity> {
+        let mut tried = 1;
+        loop {
+            match self.open_identity(&ask()?) {
+                Err(e) if e.is::<WrongPassphrase>() && tried < tries => {
+                    eprintln!("nomadctx: {e}; try again ({} of {tries})", tried + 1);
+                    tried += 1;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
     /// Decrypts identity.age with `passphrase` and checks it is the one config.toml's
     /// recipient belongs to.
     pub fn open_identity(&self, passphrase: &str) -> Result<x25519::Identity> {
@@ -137,10 +176,7 @@ impl FileStore {
         scrypt.set_max_work_factor(MAX_LOG_N);
         let text = decrypt(&scrypt, &ciphertext).map_err(|e| match e {
             age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed => {
-                anyhow!(
-                    "wrong passphrase for the file store {} (or the file was changed)",
-                    path.display()
-                )
+                anyhow::Error::new(WrongPassphrase(path.clone()))
             }
             other => anyhow!(
                 "the file store's identity {} is damaged or was changed ({other}); restore it from a backup",

@@ -11,6 +11,8 @@
 //! identity.age FILE | tail -n +2` recovers the secret by hand.
 
 mod identity;
+
+pub use identity::TRIES;
 mod payload;
 
 use std::fs::{self, File};

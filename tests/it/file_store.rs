@@ -518,6 +518,55 @@ fn changing_the_passphrase_rewraps_the_identity_only() {
 }
 
 #[test]
+fn a_mistyped_passphrase_gets_three_tries_as_sudo_gives() {
+    let server = Server::new();
+    server.add("prod", &pki().identity("ec"));
+    server.cmd().arg("lock").succeeds();
+    let nsenter = format!(
+        "nsenter --user --preserve-credentials -t {} {}",
+        server.keys.holder_pid(),
+        bin()
+    );
+    // Wrong twice, then right: the command runs.
+    let script = format!("{nsenter} exec prod -- sh -c 'echo ran' && echo done");
+    server.world.terminal(
+        &[
+            Step::Expect("Passphrase of nomadctx's file store: "),
+            Step::Send("typo one\r"),
+            Step::Expect(r"wrong passphrase .*; try again \(2 of 3\)"),
+            Step::Expect("Passphrase of nomadctx's file store: "),
+            Step::Send("typo two\r"),
+            Step::Expect(r"try again \(3 of 3\)"),
+            Step::Expect("Passphrase of nomadctx's file store: "),
+            Step::Send(&format!("{PASS}\r")),
+            Step::Expect("ran"),
+            Step::Expect("done"),
+        ],
+        &["sh", "-c", &script],
+        &[],
+    );
+    // Wrong three times: it gives up with the message, exit 1.
+    server.cmd().arg("lock").succeeds();
+    let script = format!("{nsenter} unlock; echo \"exit $?\"");
+    server.world.terminal(
+        &[
+            Step::Expect("Passphrase of nomadctx's file store: "),
+            Step::Send("one\r"),
+            Step::Expect(r"\(2 of 3\)"),
+            Step::Expect("Passphrase of nomadctx's file store: "),
+            Step::Send("two\r"),
+            Step::Expect(r"\(3 of 3\)"),
+            Step::Expect("Passphrase of nomadctx's file store: "),
+            Step::Send("three\r"),
+            Step::Expect("nomadctx: wrong passphrase for the file store"),
+            Step::Expect("exit 1"),
+        ],
+        &["sh", "-c", &script],
+        &[],
+    );
+}
+
+#[test]
 fn a_locked_store_asks_once_on_the_terminal_and_the_session_keeps_it() {
     let server = Server::new();
     server.add("prod", &pki().identity("ec"));
