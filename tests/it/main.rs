@@ -22,6 +22,7 @@ mod identity;
 mod import;
 mod keepassxc;
 mod keyrings_attack;
+mod links;
 mod nomad_api;
 mod pressure;
 mod quoting;
