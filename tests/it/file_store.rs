@@ -316,39 +316,9 @@ fn thirty_two_execs_while_another_process_unlocks_see_the_key_or_a_clean_locked_
     }
 }
 
-/// Every file under `dir` that holds one of `needles`, skipping what is under `skip`.
-fn files_with(dir: &Path, needles: &[&[u8]], skip: &[PathBuf], found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if skip.iter().any(|s| path.starts_with(s)) {
-            continue;
-        }
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        // A cache directory (a cargo target/ has CACHEDIR.TAG) holds builds, not nomadctx's.
-        if kind.is_dir() && !path.join("CACHEDIR.TAG").exists() {
-            files_with(&path, needles, skip, found);
-        } else if kind.is_file()
-            // Nothing nomadctx writes comes near this; build trees and logs do.
-            && entry.metadata().is_ok_and(|m| m.len() <= 4 << 20)
-            && let Ok(bytes) = std::fs::read(&path)
-            && needles
-                .iter()
-                .any(|needle| bytes.windows(needle.len()).any(|w| w == *needle))
-        {
-            found.push(path);
-        }
-    }
-}
-
 #[test]
 fn no_plaintext_key_or_token_is_ever_on_disk() {
-    // Token and passphrase made now, so that no source file or binary on the machine holds
-    // them (a checkout in /tmp, another build).
+    // Token and passphrase made now, so that no other test's file holds them.
     let mut rng = Rng(std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -357,31 +327,19 @@ fn no_plaintext_key_or_token_is_ever_on_disk() {
     let token = format!("{:016x}-{:016x}", rng.next(), rng.next());
     let passphrase = format!("scan {:016x} {:016x}", rng.next(), rng.next());
     let server = Server::with_passphrase(&passphrase);
-    // A key of this test's own, so that other tests' files cannot hold its bytes.
+    // A key made for this test alone: other tests' worlds hold copies of the shared test
+    // keys (a Wine prefix's %TEMP%, another world's key files), and one of them read here
+    // failed this test at random.
     let dir = server.world.tmp.path().join("input");
-    std::fs::create_dir(&dir).unwrap();
-    let key = dir.join("key.pem");
-    let pem = std::fs::read(&pki().identity("ec").key).unwrap();
-    std::fs::write(&key, &pem).unwrap();
-    let id = Identity {
-        key: key.clone(),
-        ..pki().identity("ec")
-    };
+    let id = pki().fresh_client(&dir);
+    let key = id.key.clone();
+    let pem = std::fs::read(&key).unwrap();
     let der = key_der(&key);
+    let made_here = [key.clone(), dir.join("key.der")];
     let scan = |when: &str| {
-        // The test's own input key, the shared test PKI's key files, and the source tree and
-        // build (a CI checkout may be in /tmp; nomadctx writes nothing there).
-        let skip = [
-            dir.clone(),
-            pki().path(""),
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-            Path::new(bin()).ancestors().nth(2).unwrap().to_path_buf(),
-        ];
+        // Where nomadctx can write for this world, less the key files the test made.
         let needles = [&der[..], &pem[..], token.as_bytes(), passphrase.as_bytes()];
-        let mut found = Vec::new();
-        for root in [Path::new("/tmp"), &server.world.home, Path::new("/dev/shm")] {
-            files_with(root, &needles, &skip, &mut found);
-        }
+        let found = server.world.files_with_fresh_secrets(&needles, &made_here);
         assert!(found.is_empty(), "plaintext {when}: {found:?}");
     };
     scan("after keychain use file");

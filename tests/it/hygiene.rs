@@ -4,97 +4,33 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::harness::{
-    Identity, OutputExt, Step, World, add_cmd, exec_cat_key, first_line, openssl_in, pki,
-};
+use crate::harness::{OutputExt, Step, World, add_cmd, exec_cat_key, first_line, pki};
 
 use Step::{Expect, Send};
 
 const TOKEN: &str = "acl-token-6b1f0c2e-hygiene";
 
 /// A client key made for this test alone (signed by the shared test CA), so that a copy of
-/// its bytes anywhere under /tmp can only have come from this test.
+/// its bytes anywhere nomadctx can write can only have come from this test.
 struct Own {
-    cert: PathBuf,
-    key: PathBuf,
+    /// Where the test made it: the one place its bytes belong.
+    dir: PathBuf,
     /// A line of the key's PEM body and a slice of its DER: what a leaked copy would hold.
     needles: [Vec<u8>; 2],
 }
 
-fn own_identity(world: &World) -> Own {
-    let dir = world.tmp.path().join("own");
-    std::fs::create_dir_all(&dir).unwrap();
-    let at = |f: &str| dir.join(f).to_str().unwrap().to_owned();
-    let run = |args: &[&str]| openssl_in(&dir, args);
-    let ca = pki().path("ca.pem");
-    let ca_key = pki().path("ca-key.pem");
-    std::fs::write(
-        dir.join("ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
-    )
-    .unwrap();
-    run(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        &at("key.pem"),
-        "-out",
-        &at("req.csr"),
-        "-subj",
-        "/CN=cli.hygiene",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        &at("req.csr"),
-        "-CA",
-        ca.to_str().unwrap(),
-        "-CAkey",
-        ca_key.to_str().unwrap(),
-        // The serial file in this test's own directory: next to the shared CA, tests
-        // running at once rewrote it under each other and openssl failed to read it.
-        "-CAserial",
-        &at("ca.srl"),
-        "-CAcreateserial",
-        "-out",
-        &at("cert.pem"),
-        "-days",
-        "30",
-        "-extfile",
-        &at("ext"),
-    ]);
-    run(&[
-        "pkey",
-        "-in",
-        &at("key.pem"),
-        "-outform",
-        "DER",
-        "-out",
-        &at("key.der"),
-    ]);
-    let pem = std::fs::read_to_string(dir.join("key.pem")).unwrap();
-    let der = std::fs::read(dir.join("key.der")).unwrap();
-    let line = pem.lines().nth(1).unwrap().as_bytes().to_vec();
-    Own {
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
-        needles: [line, der[36..68].to_vec()],
-    }
-}
-
 fn world_with_own_key() -> (World, Own) {
     let world = World::new();
-    let own = own_identity(&world);
-    let id = Identity {
-        ca: pki().path("ca.pem"),
-        cert: own.cert.clone(),
-        key: own.key.clone(),
+    let dir = world.tmp.path().join("own");
+    let id = pki().fresh_client(&dir);
+    let pem = String::from_utf8(id.key_pem()).unwrap();
+    let der = std::fs::read(dir.join("key.der")).unwrap();
+    let own = Own {
+        needles: [
+            pem.lines().nth(1).unwrap().as_bytes().to_vec(),
+            der[36..68].to_vec(),
+        ],
+        dir,
     };
     add_cmd(&world, "prod", &id)
         .arg("--token-stdin")
@@ -103,41 +39,12 @@ fn world_with_own_key() -> (World, Own) {
     (world, own)
 }
 
-/// Every file under HOME and the runtime dir (and /tmp with `everywhere`) that holds a
-/// needle, other than the key files the test made itself. Files over 1 MiB are skipped:
-/// a key file is a few hundred bytes.
-fn leaked(world: &World, own: &Own, everywhere: bool) -> Vec<PathBuf> {
-    let mut dirs = vec![world.home.clone(), world.runtime_dir.clone()];
-    if everywhere {
-        dirs.push(PathBuf::from("/tmp"));
-    }
-    let mine = world.tmp.path().join("own");
-    let mut found = Vec::new();
-    let mut stack = dirs;
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() && !path.starts_with(&mine) {
-                stack.push(path);
-            } else if meta.is_file() && meta.len() <= 1 << 20 && !path.starts_with(&mine) {
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                if own
-                    .needles
-                    .iter()
-                    .any(|n| bytes.windows(n.len()).any(|w| w == n.as_slice()))
-                {
-                    found.push(path);
-                }
-            }
-        }
-    }
-    found.sort();
-    found.dedup();
-    found
+/// Every file where nomadctx can write for the world (its HOME, runtime dir and data dir,
+/// and the runtime fallbacks in /dev/shm and /tmp) that holds a needle, other than the key
+/// files the test made itself.
+fn leaked(world: &World, own: &Own) -> Vec<PathBuf> {
+    let needles: Vec<&[u8]> = own.needles.iter().map(Vec::as_slice).collect();
+    world.files_with_fresh_secrets(&needles, std::slice::from_ref(&own.dir))
 }
 
 /// Starts `exec prod -- sh -c SCRIPT` and waits for the child to say it is running.
@@ -158,16 +65,12 @@ fn exec_running(world: &World, script: &str) -> std::process::Child {
 #[test]
 fn no_key_bytes_in_any_file_after_exec_however_it_ends() {
     let (world, own) = world_with_own_key();
-    assert!(leaked(&world, &own, false).is_empty());
+    assert!(leaked(&world, &own).is_empty());
     // The child really had the key.
     exec_cat_key(world.cmd(), "prod")
         .succeeds()
         .stdout_has(std::str::from_utf8(&own.needles[0]).unwrap());
-    assert_eq!(
-        leaked(&world, &own, false),
-        Vec::<PathBuf>::new(),
-        "normal exit"
-    );
+    assert_eq!(leaked(&world, &own), Vec::<PathBuf>::new(), "normal exit");
 
     let killed = world
         .cmd()
@@ -181,11 +84,7 @@ fn no_key_bytes_in_any_file_after_exec_however_it_ends() {
         ])
         .output();
     assert_eq!(killed.code(), 128 + 9);
-    assert_eq!(
-        leaked(&world, &own, false),
-        Vec::<PathBuf>::new(),
-        "child killed"
-    );
+    assert_eq!(leaked(&world, &own), Vec::<PathBuf>::new(), "child killed");
 
     for (signal, code) in [("TERM", 128 + 15), ("INT", 128 + 2)] {
         let child = exec_running(&world, "echo running; exec sleep 30");
@@ -196,18 +95,8 @@ fn no_key_bytes_in_any_file_after_exec_however_it_ends() {
         assert!(sent.success());
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(code), "SIG{signal} to nomadctx");
-        assert_eq!(
-            leaked(&world, &own, false),
-            Vec::<PathBuf>::new(),
-            "SIG{signal}"
-        );
+        assert_eq!(leaked(&world, &own), Vec::<PathBuf>::new(), "SIG{signal}");
     }
-    // Once more over all of /tmp, for anything written outside the test's own directories.
-    assert_eq!(
-        leaked(&world, &own, true),
-        Vec::<PathBuf>::new(),
-        "under /tmp"
-    );
 }
 
 #[test]

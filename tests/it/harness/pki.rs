@@ -306,6 +306,57 @@ impl Pki {
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
     }
+
+    /// A client identity made now in `dir` (a directory of the test's own), signed by the
+    /// shared CA: no other test has its key, so a copy of its bytes found anywhere can only
+    /// have come from the test that made it. Also leaves the key's DER in `key.der`.
+    pub fn fresh_client(&self, dir: &Path) -> Identity {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(dir.join("client.ext"), CLIENT_EXT).unwrap();
+        new_ec_key(dir, "key.pem");
+        let run = |args: &[&str]| openssl_in(dir, args);
+        run(&[
+            "req",
+            "-new",
+            "-key",
+            "key.pem",
+            "-out",
+            "req.csr",
+            "-subj",
+            "/CN=cli.fresh",
+        ]);
+        let (ca, ca_key) = (self.path("ca.pem"), self.path("ca-key.pem"));
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "req.csr",
+            "-CA",
+            ca.to_str().unwrap(),
+            "-CAkey",
+            ca_key.to_str().unwrap(),
+            // The serial file in the test's own directory: next to the shared CA, tests
+            // running at once rewrote it under each other and openssl failed to read it.
+            "-CAserial",
+            "ca.srl",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "30",
+            "-extfile",
+            "client.ext",
+        ]);
+        run(&[
+            "pkey", "-in", "key.pem", "-outform", "DER", "-out", "key.der",
+        ]);
+        Identity {
+            ca,
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        }
+    }
 }
 
 /// Runs openssl with `args` in `dir`, and asserts it succeeded.

@@ -352,19 +352,73 @@ impl World {
         (files, self.keychain_accounts())
     }
 
-    /// Every file under HOME, the runtime dir and /tmp (skipping other tests' worlds) whose
-    /// bytes contain `needle`.
+    /// Every file under HOME (with the config and data dirs) and the runtime dir whose bytes
+    /// contain `needle`. Only this world's own directories: other tests' worlds hold copies
+    /// of the same shared test keys.
     pub fn files_containing(&self, needle: &[u8]) -> Vec<PathBuf> {
-        let mut files = BTreeMap::new();
-        collect_files(&self.home, &mut files);
-        collect_files(&self.runtime_dir, &mut files);
-        collect_files(&self.config_dir, &mut files);
-        files
-            .into_iter()
-            .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle))
-            .map(|(p, _)| p)
-            .collect()
+        files_holding(&[&self.home, &self.runtime_dir], &[needle], &[])
     }
+
+    /// Every place a command run in this world can write a file: the world's own directory
+    /// (HOME, under it the config dir and the data dir `~/.local/share/nomadctx`, the runtime
+    /// dir), and the per-user directories src/runtime.rs falls back to for key files when
+    /// XDG_RUNTIME_DIR is unusable, /dev/shm/nomadctx-UID and /tmp/nomadctx-UID (the world
+    /// clears TMPDIR). The world sets XDG_RUNTIME_DIR, so only a regression writes to the
+    /// fallbacks; they are shared by every test of the user, so look there only for key
+    /// material the test made itself ([`Pki::fresh_client`]). Never all of /tmp or /dev/shm:
+    /// other tests' worlds are there, and whatever else the machine keeps in /tmp.
+    pub fn writable_places(&self) -> Vec<PathBuf> {
+        let uid = nix::unistd::getuid();
+        vec![
+            self.tmp.path().to_path_buf(),
+            PathBuf::from(format!("/dev/shm/nomadctx-{uid}")),
+            PathBuf::from(format!("/tmp/nomadctx-{uid}")),
+        ]
+    }
+
+    /// Every file in [`World::writable_places`] that holds one of `needles`, other than
+    /// those under `skip` (the test's own copies of its key material).
+    pub fn files_with_fresh_secrets(&self, needles: &[&[u8]], skip: &[PathBuf]) -> Vec<PathBuf> {
+        let places = self.writable_places();
+        let roots: Vec<&Path> = places.iter().map(PathBuf::as_path).collect();
+        files_holding(&roots, needles, skip)
+    }
+}
+
+/// Every regular file under `roots` (symbolic links not followed) that holds one of
+/// `needles`, other than those under `skip`; sorted.
+fn files_holding(roots: &[&Path], needles: &[&[u8]], skip: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack: Vec<PathBuf> = roots.iter().map(|r| r.to_path_buf()).collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if skip.iter().any(|s| path.starts_with(s)) {
+                continue;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file()
+                // A file may go between the listing and the read (another test's, in a
+                // shared fallback directory): it held nothing then.
+                && let Ok(bytes) = std::fs::read(&path)
+                && needles
+                    .iter()
+                    .any(|needle| bytes.windows(needle.len()).any(|w| w == *needle))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// A session bus whose socket is in `dir` (so that it goes with the world) and which starts
