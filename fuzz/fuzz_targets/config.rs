@@ -4,12 +4,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nomadctx::context::Address;
-use nomadctx::text::{printable, printable_json};
-use nomadctx::tls::expiry::{expiry_warning, format_day, format_time};
+use nomadctx::fuzzing::Address;
+use nomadctx::fuzzing::{printable, printable_json};
+use nomadctx::fuzzing::{expiry_warning, format_day, format_time};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(config) = nomadctx::store::parse_config(data, std::path::Path::new("config.toml"))
+    let Ok(config) = nomadctx::fuzzing::parse_config(data, std::path::Path::new("config.toml"))
     else {
         return;
     };

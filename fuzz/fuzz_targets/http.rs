@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nomadctx::probe::http::{MAX_RESPONSE, parse_response};
+use nomadctx::fuzzing::{MAX_RESPONSE, parse_response};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(response) = parse_response(data) {

@@ -7,13 +7,13 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("input.pem");
-    if let Ok(certs) = nomadctx::tls::pem::parse_certificates(data, path, "certificate file") {
-        let _ = nomadctx::tls::checks::check_ca_bundle(&certs, path);
+    if let Ok(certs) = nomadctx::fuzzing::parse_certificates(data, path, "certificate file") {
+        let _ = nomadctx::fuzzing::check_ca_bundle(&certs, path);
         for cert in &certs {
-            let _ = nomadctx::tls::details::certificate_details(cert);
+            let _ = nomadctx::fuzzing::certificate_details(cert);
         }
     }
-    if let Ok(key) = nomadctx::tls::pem::parse_private_key(data, path) {
-        let _ = nomadctx::tls::pem::key_to_pem(&key);
+    if let Ok(key) = nomadctx::fuzzing::parse_private_key(data, path) {
+        let _ = nomadctx::fuzzing::key_to_pem(&key);
     }
 });

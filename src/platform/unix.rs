@@ -38,13 +38,9 @@ pub fn private_file_nonblocking(options: &mut OpenOptions) -> &mut OpenOptions {
         .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
 }
 
-/// Options that open an existing file without following a symlink.
-pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
-    options.custom_flags(OFlag::O_NOFOLLOW.bits())
-}
-
-/// As [`no_follow`], and a named pipe there does not block the open (nor, once the caller
-/// has refused what is not a regular file, any read: O_NONBLOCK changes nothing for those).
+/// Options that open an existing file without following a symlink, and without blocking on
+/// a named pipe there (nor, once the caller has refused what is not a regular file, on any
+/// read: O_NONBLOCK changes nothing for those).
 pub fn no_follow_nonblocking(options: &mut OpenOptions) -> &mut OpenOptions {
     options.custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
 }

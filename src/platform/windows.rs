@@ -51,13 +51,9 @@ pub fn private_file_nonblocking(options: &mut OpenOptions) -> &mut OpenOptions {
     private_file(options)
 }
 
-pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
-    options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
-}
-
 /// A file on Windows never blocks its opener the way a Unix named pipe does.
 pub fn no_follow_nonblocking(options: &mut OpenOptions) -> &mut OpenOptions {
-    no_follow(options)
+    options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
 }
 
 pub fn nonblocking(options: &mut OpenOptions) -> &mut OpenOptions {

@@ -212,7 +212,7 @@ fn a_copied_configuration_directory_binds_its_file_store_secrets_to_its_own_stor
         .stderr_has("is a copy of another configuration's directory");
     assert_ne!(server.world.config().store, {
         let text = std::fs::read(copy.join("config.toml")).unwrap();
-        nomadctx::store::parse_config(&text, &copy).unwrap().store
+        nomadctx::testing::parse_config(&text, &copy).unwrap().store
     });
     assert_eq!(
         exec_sees(in_copy(), "staging", "NOMAD_TOKEN"),

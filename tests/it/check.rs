@@ -6,8 +6,8 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::harness::{OutputExt, Rng, Run, Server, World, add_with, new_ec_key, openssl_in, pki};
-use nomadctx::probe::explain::Failure;
-use nomadctx::probe::http::{MAX_RESPONSE, parse_response};
+use nomadctx::testing::Failure;
+use nomadctx::testing::{MAX_RESPONSE, parse_response};
 
 fn context_for(world: &World, name: &str, address: &str, extra: &[&str]) {
     add_with(world, name, &pki().identity("ec"), extra);

@@ -221,8 +221,8 @@ impl World {
     }
 
     /// The config as nomadctx reads it.
-    pub fn config(&self) -> nomadctx::store::Config {
-        nomadctx::store::Store::at(self.config_dir.clone())
+    pub fn config(&self) -> nomadctx::testing::Config {
+        nomadctx::testing::Store::at(self.config_dir.clone())
             .load()
             .expect("config.toml")
     }
@@ -296,7 +296,7 @@ impl World {
     /// points at and `orphan:ACCOUNT` for the rest.
     pub fn keychain_accounts(&self) -> Vec<String> {
         let raw = self.raw_keychain_accounts();
-        let config = nomadctx::store::Store::at(self.config_dir.clone())
+        let config = nomadctx::testing::Store::at(self.config_dir.clone())
             .load()
             .unwrap_or_default();
         let live: BTreeMap<String, String> = config
