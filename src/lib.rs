@@ -30,6 +30,7 @@ mod runtime;
 mod secret;
 #[cfg(target_os = "linux")]
 mod secret_service;
+mod settings;
 mod shell;
 mod shell_process;
 mod store;

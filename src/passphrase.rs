@@ -14,7 +14,7 @@ use crate::trust::{ANY_ACCESS, Private};
 const MAX_LEN: u64 = 4096;
 
 /// `NOMADCTX_PASSPHRASE_FILE`: a file whose first line is the file store's passphrase.
-pub const FILE_VAR: &str = "NOMADCTX_PASSPHRASE_FILE";
+pub use crate::settings::PASSPHRASE_FILE_VAR as FILE_VAR;
 
 const PASSPHRASE_FILE: Private = Private {
     what: "passphrase file",

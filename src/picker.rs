@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result, bail};
 use crate::store::Config;
 
 /// Set to anything but `0` to get the built-in menu even when fzf is installed.
-const IGNORE_FZF: &str = "NOMADCTX_IGNORE_FZF";
+use crate::settings::IGNORE_FZF_VAR as IGNORE_FZF;
 
 /// fzf's exit status when the user pressed Esc or Ctrl-C.
 const FZF_CANCELLED: i32 = 130;

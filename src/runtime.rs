@@ -8,9 +8,9 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
-use crate::context::non_empty_env;
 use crate::platform;
 use crate::secret::Secret;
+use crate::settings::{self, RUNTIME_DIR_VAR};
 use crate::shell_process::ShellProcess;
 use crate::store::{create_private_dir, remove_if_present};
 use crate::trust::{ANY_ACCESS, Private, SHARED_WRITE};
@@ -69,17 +69,17 @@ impl RuntimeDir {
                 on_disk: false,
             })
         };
-        if let Some(dir) = non_empty_env("NOMADCTX_RUNTIME_DIR") {
+        if let Some(dir) = settings::non_empty(RUNTIME_DIR_VAR) {
             let dir = PathBuf::from(dir);
             if !dir.is_absolute() {
                 bail!(
-                    "NOMADCTX_RUNTIME_DIR {} is not an absolute path, so key files would land wherever a command runs (a git checkout, say); set it to a full path such as $XDG_RUNTIME_DIR/nomadctx",
+                    "{RUNTIME_DIR_VAR} {} is not an absolute path, so key files would land wherever a command runs (a git checkout, say); set it to a full path such as $XDG_RUNTIME_DIR/nomadctx",
                     dir.display()
                 );
             }
             return at(dir);
         }
-        if let Some(xdg) = non_empty_env("XDG_RUNTIME_DIR").map(PathBuf::from)
+        if let Some(xdg) = settings::non_empty("XDG_RUNTIME_DIR").map(PathBuf::from)
             && xdg.is_absolute()
         {
             if fs::symlink_metadata(&xdg).is_err() {

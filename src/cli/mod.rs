@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
 /// The variable the completion scripts set when they ask nomadctx for candidates.
-pub const COMPLETE_VAR: &str = "NOMADCTX_COMPLETE";
+pub use crate::settings::COMPLETE_VAR;
 
 /// Named HashiCorp Nomad contexts, with the mTLS client key in the OS keychain.
 ///

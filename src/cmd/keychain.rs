@@ -10,6 +10,7 @@ use crate::file_store::FileStore;
 use crate::keychain::{Backend, Keychain};
 use crate::keychain_move::{live_items, move_secrets, read_secrets, tidy};
 use crate::passphrase;
+use crate::settings::{self, KEYCHAIN_VAR};
 use crate::store::Config;
 use crate::unlock_cache::{self, format_duration};
 
@@ -24,8 +25,8 @@ pub fn run(app: &App, args: KeychainArgs) -> Result<()> {
 fn show(app: &App) -> Result<()> {
     let config = app.store.load()?;
     let backend = Backend::choose(config.keychain)?;
-    let chosen_by = if std::env::var_os("NOMADCTX_KEYCHAIN").is_some_and(|v| !v.is_empty()) {
-        "NOMADCTX_KEYCHAIN, for this command only"
+    let chosen_by = if settings::non_empty(KEYCHAIN_VAR).is_some() {
+        &format!("{KEYCHAIN_VAR}, for this command only")
     } else if config.keychain.is_some() {
         "config.toml"
     } else {
@@ -111,9 +112,9 @@ fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
         })?;
     // The move and what a killed one leaves are judged by config.toml's choice; a variable
     // that overrides it would make the secrets' keychain and the config's disagree.
-    if let Some(set) = std::env::var_os("NOMADCTX_KEYCHAIN").filter(|v| !v.is_empty()) {
+    if let Some(set) = settings::non_empty(KEYCHAIN_VAR) {
         bail!(
-            "NOMADCTX_KEYCHAIN={} is set, and it would override the choice in config.toml in this shell; unset it first (`unset NOMADCTX_KEYCHAIN`). If your secrets are in that keychain, tell config.toml with `nomadctx keychain use {}`, then run this command again",
+            "{KEYCHAIN_VAR}={} is set, and it would override the choice in config.toml in this shell; unset it first (`unset {KEYCHAIN_VAR}`). If your secrets are in that keychain, tell config.toml with `nomadctx keychain use {}`, then run this command again",
             set.to_string_lossy(),
             set.to_string_lossy()
         );

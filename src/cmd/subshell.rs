@@ -7,9 +7,9 @@ use zeroize::Zeroizing;
 
 use crate::app::App;
 use crate::cli::ShellArgs;
-use crate::context::{SHELL_VAR, non_empty_env};
 use crate::keychain::Keychain;
 use crate::launch::Run;
+use crate::settings::{SHELL_VAR, non_empty};
 use crate::supervise::Supervisor;
 
 /// Used when $SHELL is unset or empty: /bin/sh, or on Windows %ComSpec% (cmd.exe).
@@ -20,13 +20,13 @@ fn fallback_shell() -> OsString {
 
 #[cfg(windows)]
 fn fallback_shell() -> OsString {
-    non_empty_env("ComSpec").unwrap_or_else(|| OsString::from("cmd.exe"))
+    non_empty("ComSpec").unwrap_or_else(|| OsString::from("cmd.exe"))
 }
 
 pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
     let config = app.load()?;
     let name = app.resolve(&config, args.name.as_deref())?;
-    if let Some(outer) = non_empty_env(SHELL_VAR)
+    if let Some(outer) = non_empty(SHELL_VAR)
         && !args.force
     {
         bail!(
@@ -34,7 +34,7 @@ pub fn run(app: &App, args: ShellArgs) -> Result<u8> {
             outer.to_string_lossy()
         );
     }
-    let program = non_empty_env("SHELL").unwrap_or_else(fallback_shell);
+    let program = non_empty("SHELL").unwrap_or_else(fallback_shell);
     let Ok(path) = which::which(&program) else {
         bail!(
             "cannot start the shell {:?} from $SHELL for context {name:?}; set SHELL to a shell on your PATH",

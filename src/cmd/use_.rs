@@ -8,11 +8,12 @@ use zeroize::Zeroizing;
 
 use crate::app::App;
 use crate::cli::UseArgs;
-use crate::context::{CONTEXT_VAR, EnvVar, NOMAD_VARS, PREVIOUS_VAR, environment, non_empty_env};
+use crate::context::{EnvVar, NOMAD_VARS, environment};
 use crate::keychain::{Keychain, Secrets};
 use crate::output::print;
 use crate::picker;
 use crate::runtime::UseKeys;
+use crate::settings::{CONTEXT_VAR, PREVIOUS_VAR, non_empty};
 use crate::shell::{Shell, render};
 use crate::store::{Config, checkpoint};
 use crate::text::warn;
@@ -150,7 +151,7 @@ fn previous(config: &Config) -> Result<String> {
 }
 
 fn env_string(var: &str) -> Option<String> {
-    non_empty_env(var).and_then(|v| v.into_string().ok())
+    non_empty(var).and_then(|v| v.into_string().ok())
 }
 
 /// After the statements are out: removes this shell's earlier key files (all but `keep`)

@@ -1,5 +1,6 @@
 //! The Nomad variables a context sets or unsets, and nomadctx's own.
 
+use crate::settings::CONTEXT_VAR;
 use zeroize::Zeroizing;
 
 use super::Context;
@@ -19,21 +20,6 @@ pub const NOMAD_VARS: [&str; 11] = [
     "NOMAD_SKIP_VERIFY",
     "NOMAD_TOKEN",
 ];
-
-/// An environment variable that is set to something: an empty value counts as unset, as
-/// shells treat `VAR=` in practice.
-pub fn non_empty_env(var: &str) -> Option<std::ffi::OsString> {
-    std::env::var_os(var).filter(|v| !v.is_empty())
-}
-
-/// The variable through which prompts and `exec` without a name learn the context.
-pub const CONTEXT_VAR: &str = "NOMADCTX_CONTEXT";
-
-/// The context a shell used before its last `use`, for `use -`.
-pub const PREVIOUS_VAR: &str = "NOMADCTX_PREVIOUS";
-
-/// Set inside `nomadctx shell` to its context, so a second one is not nested by accident.
-pub const SHELL_VAR: &str = "NOMADCTX_SHELL";
 
 /// What one variable becomes: a value to set, or `None` to unset it.
 pub type EnvVar = (&'static str, Option<Zeroizing<String>>);

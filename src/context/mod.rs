@@ -7,9 +7,7 @@ mod pattern;
 pub mod resolve;
 
 pub use address::{Address, validate_address};
-pub use environment::{
-    CONTEXT_VAR, EnvVar, Materials, NOMAD_VARS, PREVIOUS_VAR, SHELL_VAR, environment, non_empty_env,
-};
+pub use environment::{EnvVar, Materials, NOMAD_VARS, environment};
 pub use pattern::matches_pattern;
 
 use anyhow::{Result, bail};

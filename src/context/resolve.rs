@@ -3,7 +3,7 @@
 
 use anyhow::{Result, anyhow};
 
-use super::{CONTEXT_VAR, non_empty_env};
+use crate::settings::{CONTEXT_VAR, non_empty};
 use crate::store::Config;
 
 /// Where the name of the context in use came from, for the message when it names none.
@@ -54,7 +54,7 @@ fn current_with_source(config: &Config, flag: Option<&str>) -> Option<(String, S
     if let Some(flag) = flag {
         return Some((flag.to_owned(), Source::Flag));
     }
-    if let Some(env) = non_empty_env(CONTEXT_VAR).and_then(|v| v.into_string().ok()) {
+    if let Some(env) = non_empty(CONTEXT_VAR).and_then(|v| v.into_string().ok()) {
         return Some((env, Source::Environment));
     }
     config.default.clone().map(|d| (d, Source::Default))

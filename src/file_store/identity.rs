@@ -303,7 +303,7 @@ impl FileStore {
 fn scrypt_recipient(passphrase: &str) -> age::scrypt::Recipient {
     let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
     if cfg!(debug_assertions)
-        && let Some(log_n) = std::env::var("NOMADCTX_SCRYPT_LOG_N")
+        && let Some(log_n) = std::env::var(crate::settings::SCRYPT_LOG_N_VAR)
             .ok()
             .and_then(|v| v.parse::<u8>().ok())
             .filter(|n| (1..=MAX_LOG_N).contains(n))

@@ -25,8 +25,8 @@ use age::x25519;
 use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
-use crate::context::non_empty_env;
 use crate::secret::Secret;
+use crate::settings::{self, DATA_DIR_VAR};
 use crate::store::{Config, list_dir, remove_if_present, write_atomic};
 use crate::trust::{ANY_ACCESS, MOVE_IT_AWAY, Private};
 
@@ -91,11 +91,11 @@ impl From<anyhow::Error> for FileError {
 /// Where the file stores live: `NOMADCTX_DATA_DIR`, or the platform's data directory
 /// (`$XDG_DATA_HOME/nomadctx`, `~/.local/share/nomadctx` on Linux).
 pub fn data_root() -> Result<PathBuf> {
-    if let Some(dir) = non_empty_env("NOMADCTX_DATA_DIR") {
+    if let Some(dir) = settings::non_empty(DATA_DIR_VAR) {
         let dir = PathBuf::from(dir);
         if !dir.is_absolute() {
             bail!(
-                "NOMADCTX_DATA_DIR={} is not an absolute path; set it to a full path such as $HOME/.local/share/nomadctx",
+                "{DATA_DIR_VAR}={} is not an absolute path; set it to a full path such as $HOME/.local/share/nomadctx",
                 dir.display()
             );
         }
@@ -103,7 +103,10 @@ pub fn data_root() -> Result<PathBuf> {
     }
     // As for the config: without HOME the platform would take the passwd entry's home,
     // which under sudo, cron or a container is rarely the one meant.
-    if cfg!(unix) && non_empty_env("HOME").is_none() && non_empty_env("XDG_DATA_HOME").is_none() {
+    if cfg!(unix)
+        && settings::non_empty("HOME").is_none()
+        && settings::non_empty("XDG_DATA_HOME").is_none()
+    {
         bail!(
             "HOME is not set, so nomadctx cannot tell where the file store is; set HOME, or NOMADCTX_DATA_DIR to the directory that holds it"
         );

@@ -1,5 +1,6 @@
 //! The keychain backends: which one to use, their names, and how to describe them.
 
+use crate::settings::KEYCHAIN_VAR;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +35,7 @@ impl Backend {
 
     /// `NOMADCTX_KEYCHAIN` wins over the config file, which wins over the platform default.
     pub fn choose(configured: Option<Backend>) -> Result<Self> {
-        match std::env::var("NOMADCTX_KEYCHAIN") {
+        match std::env::var(KEYCHAIN_VAR) {
             Ok(v) if !v.is_empty() => Self::parse(&v),
             _ => Ok(configured.unwrap_or_else(Self::platform_default)),
         }
@@ -44,7 +45,7 @@ impl Backend {
         match Self::from_name(value) {
             Some(backend) => Ok(backend),
             None => bail!(
-                "NOMADCTX_KEYCHAIN={value:?} is not a keychain nomadctx knows; use one of: {}",
+                "{KEYCHAIN_VAR}={value:?} is not a keychain nomadctx knows; use one of: {}",
                 Self::names()
             ),
         }

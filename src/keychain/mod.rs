@@ -61,7 +61,7 @@ impl std::fmt::Debug for Keychain {
 }
 
 /// How long to wait for the keychain to answer, in seconds.
-const TIMEOUT_VAR: &str = "NOMADCTX_KEYCHAIN_TIMEOUT";
+use crate::settings::KEYCHAIN_TIMEOUT_VAR as TIMEOUT_VAR;
 
 /// A timeout a user may set: seconds, from a tenth to an hour (`inf`, `1e300` or
 /// `NaN` would overflow a Duration).

@@ -30,7 +30,7 @@ const ITEM_IFACE: &str = "org.freedesktop.Secret.Item";
 const CONTENT_TYPE: &str = "application/octet-stream";
 
 /// Set to `plain` to let secrets cross the session bus unencrypted (README: Where things are kept, and why the key is safe).
-pub const SESSION_VAR: &str = "NOMADCTX_SECRET_SERVICE_SESSION";
+pub use crate::settings::SECRET_SERVICE_SESSION_VAR as SESSION_VAR;
 
 /// A connection to the Secret Service with an open session, for the items of one service
 /// (the `service` attribute: nomadctx's).

@@ -9,10 +9,10 @@ pub fn checkpoint(step: &str) -> Result<()> {
     if !cfg!(debug_assertions) {
         return Ok(());
     }
-    if std::env::var("NOMADCTX_FAILPOINT").is_ok_and(|v| v == step) {
+    if std::env::var(crate::settings::FAILPOINT_VAR).is_ok_and(|v| v == step) {
         bail!("failing at {step} because NOMADCTX_FAILPOINT says so");
     }
-    if std::env::var("NOMADCTX_PAUSE_AT").is_ok_and(|v| v == step) {
+    if std::env::var(crate::settings::PAUSE_AT_VAR).is_ok_and(|v| v == step) {
         eprintln!("nomadctx: paused at {step}");
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));

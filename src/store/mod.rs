@@ -20,7 +20,6 @@ pub use self::files::{
 };
 
 use self::config::MAX_CONFIG_BYTES;
-use crate::context::non_empty_env;
 use crate::platform;
 use crate::trust::{MOVE_IT_AWAY, Private, SHARED_WRITE};
 
@@ -69,7 +68,7 @@ impl Store {
     }
 
     pub fn from_env() -> Result<Self> {
-        if let Some(dir) = non_empty_env("NOMADCTX_CONFIG_DIR") {
+        if let Some(dir) = crate::settings::non_empty(crate::settings::CONFIG_DIR_VAR) {
             // Certificate paths end up in NOMAD_* variables, so they must not depend on the
             // directory the command happened to run in.
             let dir = std::path::absolute(PathBuf::from(dir))
@@ -79,8 +78,8 @@ impl Store {
         // Without HOME the platform would fall back to the passwd entry's home directory,
         // which under sudo, cron or a container is rarely the one meant.
         if cfg!(unix)
-            && non_empty_env("HOME").is_none()
-            && non_empty_env("XDG_CONFIG_HOME").is_none()
+            && crate::settings::non_empty("HOME").is_none()
+            && crate::settings::non_empty("XDG_CONFIG_HOME").is_none()
         {
             bail!(
                 "HOME is not set, so nomadctx cannot tell where your config is; set HOME, or NOMADCTX_CONFIG_DIR to the config directory"
