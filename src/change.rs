@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 
 use crate::context::{Context, fresh_id};
+use crate::fs::{remove_if_present, write_atomic};
 use crate::keychain::{Item, ItemRef, Keychain, NoAnswer};
 use crate::secret::Secret;
-use crate::store::{Config, Lock, Store, checkpoint, remove_if_present, write_atomic};
+use crate::store::{Config, Lock, Store, checkpoint};
 
 /// One thing a change writes or retires.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

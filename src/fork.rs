@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::change::{Piece, note, pieces_of, settle};
 use crate::context::fresh_id;
 use crate::file_store::FileStore;
+use crate::fs::{remove_if_present, write_atomic};
 use crate::keychain::{Backend, Keychain};
-use crate::store::{Config, Lock, Store, checkpoint, remove_if_present, write_atomic};
+use crate::store::{Config, Lock, Store, checkpoint};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Plan {

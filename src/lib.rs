@@ -8,8 +8,10 @@ mod change;
 mod cli;
 mod cmd;
 mod context;
+mod duration;
 mod file_store;
 mod fork;
+mod fs;
 mod import;
 mod inputs;
 #[cfg(target_os = "linux")]
@@ -37,7 +39,6 @@ mod store;
 mod supervise;
 mod text;
 mod tls;
-mod trust;
 mod unlock_cache;
 
 use std::process::ExitCode;
@@ -98,7 +99,7 @@ pub mod fuzzing {
 /// What the integration tests read as nomadctx does: config.toml, and the probe's parser.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::probe::explain::Failure;
+    pub use crate::probe::http::Failure;
     pub use crate::probe::http::{MAX_RESPONSE, parse_response};
     pub use crate::store::{Config, Store, parse_config};
 }

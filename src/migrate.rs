@@ -16,10 +16,9 @@ use anyhow::{Context as _, Result};
 
 use crate::change::{Piece, note, settle};
 use crate::context::fresh_id;
+use crate::fs::{remove_if_present, write_atomic};
 use crate::keychain::{Backend, Item, ItemRef, Keychain, legacy_account};
-use crate::store::{
-    Config, Lock, Store, checkpoint, parse_config, remove_if_present, write_atomic,
-};
+use crate::store::{Config, Lock, Store, checkpoint, parse_config};
 use crate::tls;
 
 /// Brings `config` (read under `lock`) up to date if it needs it, and returns it as it is

@@ -7,8 +7,8 @@ use std::path::Path;
 use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
+use crate::fs::trust::{ANY_ACCESS, Private};
 use crate::platform;
-use crate::trust::{ANY_ACCESS, Private};
 
 /// The longest line read as a passphrase.
 const MAX_LEN: u64 = 4096;

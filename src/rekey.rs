@@ -22,10 +22,11 @@ use serde::{Deserialize, Serialize};
 use crate::change::{Piece, remove_piece};
 use crate::context::fresh_id;
 use crate::file_store::FileStore;
+use crate::fs::{remove_if_present, write_atomic};
 use crate::keychain::{Backend, Item, ItemRef, Keychain};
 use crate::keychain_move::live_items;
 use crate::secret::Secret;
-use crate::store::{Config, Lock, Store, checkpoint, remove_if_present, write_atomic};
+use crate::store::{Config, Lock, Store, checkpoint};
 
 const PLAN: &str = "rekey.toml";
 
@@ -90,7 +91,7 @@ pub fn bind_if_due(
     if !binding_due(&config) {
         return Ok(config);
     }
-    let files = FileStore::of(&config)?;
+    let files = crate::keychain::file_store_of(&config)?;
     let identity = match identity {
         Some(identity) => identity.clone(),
         None => match files.unlocked_identity() {
@@ -264,7 +265,7 @@ fn finish(store: &Store, config: &Config) -> Result<()> {
     // The new versions are fresh ids, so the config names them only once committed.
     let committed = config.file_recipient.as_deref() == Some(plan.to.as_str())
         && written.iter().all(|p| p.is_live(store, config));
-    let files = FileStore::of(config)?;
+    let files = crate::keychain::file_store_of(config)?;
     let keychain = Keychain::for_backend(config, Backend::File);
     let stale = if committed {
         files.promote_next_identity()?;

@@ -16,7 +16,8 @@ pub const KEYCHAIN_VAR: &str = "NOMADCTX_KEYCHAIN";
 pub const KEYCHAIN_TIMEOUT_VAR: &str = "NOMADCTX_KEYCHAIN_TIMEOUT";
 /// A file whose first line is the file store's passphrase (unattended hosts).
 pub const PASSPHRASE_FILE_VAR: &str = "NOMADCTX_PASSPHRASE_FILE";
-/// `plain` lets secrets cross the session bus unencrypted.
+/// `plain` lets secrets cross the session bus unencrypted (Linux's Secret Service only).
+#[cfg(target_os = "linux")]
 pub const SECRET_SERVICE_SESSION_VAR: &str = "NOMADCTX_SECRET_SERVICE_SESSION";
 /// Set by the completion scripts when they ask nomadctx for candidates.
 pub const COMPLETE_VAR: &str = "NOMADCTX_COMPLETE";

@@ -81,7 +81,7 @@ pub struct PassphraseArgs {
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
     /// How long the store stays unlocked: 8h, 30m, 90s, 2d, 1h30m.
-    #[arg(long = "for", value_name = "DURATION", value_parser = crate::unlock_cache::parse_duration)]
+    #[arg(long = "for", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
     pub duration: Option<std::time::Duration>,
 
     /// Read the passphrase from the first line of standard input.

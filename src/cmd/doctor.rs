@@ -10,8 +10,9 @@ use anyhow::{Context as _, Result, bail};
 use crate::app::App;
 use crate::change::{Change, Piece, Transaction, Update, journal, pieces_of, remove_piece, settle};
 use crate::cli::DoctorArgs;
+use crate::fs::list_dir;
 use crate::keychain::{Item, ItemRef, Keychain, Refused, SERVICE};
-use crate::store::{CA_LINK, CLIENT_LINK, Config, Store, is_id, list_dir};
+use crate::store::{CA_LINK, CLIENT_LINK, Config, Store, is_id};
 use crate::tls;
 
 /// What can be out of step after a crash, a timeout or a hand edit.

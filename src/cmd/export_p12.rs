@@ -9,8 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::app::App;
 use crate::cli::ExportP12Args;
+use crate::fs::replace_file;
 use crate::keychain::{Keychain, Secrets};
-use crate::store::replace_file;
 use crate::tls;
 use crate::tls::expiry::warn_if_expiring;
 

@@ -6,13 +6,13 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::app::App;
 use crate::cli::{KeychainAction, KeychainArgs, KeychainUseArgs, PassphraseArgs};
-use crate::file_store::FileStore;
+use crate::duration::format_duration;
 use crate::keychain::{Backend, Keychain};
 use crate::keychain_move::{live_items, move_secrets, read_secrets, tidy};
 use crate::passphrase;
 use crate::settings::{self, KEYCHAIN_VAR};
 use crate::store::Config;
-use crate::unlock_cache::{self, format_duration};
+use crate::unlock_cache;
 
 pub fn run(app: &App, args: KeychainArgs) -> Result<()> {
     match args.action {
@@ -230,7 +230,7 @@ fn open_file_store(
     args: &KeychainUseArgs,
     moving: bool,
 ) -> Result<Option<x25519::Identity>> {
-    let store = FileStore::of(config)?;
+    let store = crate::keychain::file_store_of(config)?;
     let identity = if !store.has_identity() {
         let passphrase = if args.passphrase_stdin {
             passphrase::from_stdin("passphrase")?
@@ -268,7 +268,7 @@ fn open_file_store(
 fn passphrase(app: &App, args: PassphraseArgs) -> Result<()> {
     let lock = app.store.lock()?;
     let config = app.load_locked(&lock)?;
-    let store = FileStore::of(&config)?;
+    let store = crate::keychain::file_store_of(&config)?;
     if !store.has_identity() {
         bail!(
             "there is no file store at {}; create it with `nomadctx keychain use file`",
@@ -306,7 +306,7 @@ fn rekey(
 ) -> Result<()> {
     let new = x25519::Identity::generate();
     let config = crate::rekey::rekey(&app.store, lock, config, old, &new, passphrase)?;
-    let store = FileStore::of(&config)?;
+    let store = crate::keychain::file_store_of(&config)?;
     // The cache held the old identity, which no longer opens anything this store uses.
     store.cache_quietly(&new, config.unlock_for());
     eprintln!(

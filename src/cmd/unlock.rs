@@ -4,11 +4,12 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::app::App;
 use crate::cli::UnlockArgs;
+use crate::duration::format_duration;
 use crate::file_store::FileStore;
 use crate::keychain::Backend;
 use crate::passphrase;
 use crate::store::Config;
-use crate::unlock_cache::{self, format_duration};
+use crate::unlock_cache;
 
 pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
     // A copied config directory gets a store of its own only once its secrets can be read
@@ -60,7 +61,7 @@ pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
         let now = app.load_locked(&lock)?;
         // The copy's store has an id of its own, and is unlocked under it too.
         if now.store != config.store {
-            FileStore::of(&now)?.cache_quietly(&identity, ttl);
+            crate::keychain::file_store_of(&now)?.cache_quietly(&identity, ttl);
         }
         crate::rekey::bind_if_due(&app.store, &lock, now, Some(&identity))?;
     }
@@ -84,7 +85,7 @@ pub fn lock(app: &App) -> Result<()> {
 /// move back into it); an error that says so when it has none.
 fn file_store(config: &Config) -> Result<FileStore> {
     let backend = Backend::choose(config.keychain)?;
-    let store = FileStore::of(config);
+    let store = crate::keychain::file_store_of(config);
     match store {
         Ok(store) if backend == Backend::File || store.has_identity() => Ok(store),
         _ if backend != Backend::File => bail!(

@@ -9,8 +9,8 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
 use super::{FileError, FileStore, LOCKED, SECRETS, decrypt, read_private};
+use crate::fs::{create_private_dir, write_atomic};
 use crate::passphrase;
-use crate::store::{create_private_dir, write_atomic};
 use crate::unlock_cache;
 
 /// A re-key's new identity until its change commits (see `crate::rekey`).
@@ -73,7 +73,7 @@ impl FileStore {
                     if self.cache_quietly(&identity, self.unlock_for) {
                         eprintln!(
                             "nomadctx: the file store is unlocked for {}; `nomadctx lock` locks it",
-                            unlock_cache::format_duration(self.unlock_for)
+                            crate::duration::format_duration(self.unlock_for)
                         );
                     }
                     identity

@@ -25,10 +25,10 @@ use age::x25519;
 use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
+use crate::fs::trust::{ANY_ACCESS, MOVE_IT_AWAY, Private};
+use crate::fs::{list_dir, remove_if_present, write_atomic};
 use crate::secret::Secret;
 use crate::settings::{self, DATA_DIR_VAR};
-use crate::store::{Config, list_dir, remove_if_present, write_atomic};
-use crate::trust::{ANY_ACCESS, MOVE_IT_AWAY, Private};
 
 const DATA_DIR: Private = Private {
     what: "file store directory",
@@ -160,16 +160,6 @@ impl FileStore {
             identity: OnceLock::new(),
             checked: OnceLock::new(),
         })
-    }
-
-    /// The store config.toml describes (its store id, recipient and unlock time).
-    pub fn of(config: &Config) -> Result<Self> {
-        Self::open(
-            config.store.as_deref().unwrap_or_default(),
-            config.file_recipient.as_deref(),
-            config.unlock_for(),
-        )
-        .map(|store| store.bound(config.file_bound))
     }
 
     /// Whether the store is bound (config.toml's `file_bound`): a secret without its

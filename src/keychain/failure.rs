@@ -6,8 +6,6 @@ use anyhow::anyhow;
 #[cfg(not(target_os = "linux"))]
 use keyring_core::Error as KeyringError;
 
-#[cfg(not(target_os = "linux"))]
-use super::keyring::describe_error;
 use super::{Item, ItemRef, Keychain, SERVICE};
 use crate::file_store::{FileError, LOCKED};
 #[cfg(target_os = "linux")]
@@ -196,3 +194,42 @@ impl std::fmt::Display for NoAnswer {
 }
 
 impl std::error::Error for NoAnswer {}
+
+/// keyring-core errors can carry the secret bytes (BadEncoding, BadDataFormat), so their
+/// text is rebuilt here from the kind and the platform's message only.
+#[cfg(not(target_os = "linux"))]
+fn describe_error(err: &KeyringError) -> String {
+    match err {
+        KeyringError::PlatformFailure(e) => format!("the keychain failed: {e}"),
+        KeyringError::NoStorageAccess(e) => {
+            format!("the keychain is locked or refused access: {e}")
+        }
+        KeyringError::NoEntry => "there is no such item".to_owned(),
+        KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(..) => {
+            "the stored item is malformed".to_owned()
+        }
+        KeyringError::TooLong(attr, limit) => {
+            format!("{attr} is longer than the keychain's limit of {limit}")
+        }
+        KeyringError::NotSupportedByStore(why) => format!("not supported: {why}"),
+        KeyringError::NoDefaultStore => "no keychain is configured".to_owned(),
+        KeyringError::Ambiguous(items) => {
+            format!("{} items match; remove the duplicates", items.len())
+        }
+        // Variants added later may carry bytes, as BadDataFormat does: their text is not shown.
+        _ => "the keychain failed".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(not(target_os = "linux"))]
+    use super::*;
+
+    #[cfg(not(target_os = "linux"))]
+    #[test]
+    fn malformed_item_errors_do_not_repeat_the_bytes() {
+        let err = KeyringError::BadEncoding(b"s3cr3t".to_vec());
+        assert!(!describe_error(&err).contains("s3cr3t"));
+    }
+}

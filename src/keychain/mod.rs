@@ -23,6 +23,7 @@ use keyring_core::{Entry, Error as KeyringError};
 
 use crate::file_store::FileStore;
 use crate::secret::Secret;
+use crate::settings::KEYCHAIN_TIMEOUT_VAR as TIMEOUT_VAR;
 use crate::store::Config;
 use connection::Connection;
 use failure::{Failure, NO_SERVICE_CHOICES, seconds};
@@ -60,9 +61,6 @@ impl std::fmt::Debug for Keychain {
     }
 }
 
-/// How long to wait for the keychain to answer, in seconds.
-use crate::settings::KEYCHAIN_TIMEOUT_VAR as TIMEOUT_VAR;
-
 /// A timeout a user may set: seconds, from a tenth to an hour (`inf`, `1e300` or
 /// `NaN` would overflow a Duration).
 fn timeout_from(value: &std::ffi::OsStr) -> Option<Duration> {
@@ -94,7 +92,7 @@ impl Keychain {
             timeout,
             file_recipient: None,
             file_bound: false,
-            unlock_for: crate::unlock_cache::DEFAULT_TTL,
+            unlock_for: crate::duration::DEFAULT_TTL,
         }
     }
 
@@ -299,6 +297,16 @@ impl Keychain {
             .with_file_store(config.file_recipient.as_deref(), config.unlock_for())
             .with_file_binding(config.file_bound)
     }
+}
+
+/// The file store config.toml describes: its store id, recipient, unlock time and binding.
+pub fn file_store_of(config: &Config) -> Result<FileStore> {
+    FileStore::open(
+        config.store.as_deref().unwrap_or_default(),
+        config.file_recipient.as_deref(),
+        config.unlock_for(),
+    )
+    .map(|store| store.bound(config.file_bound))
 }
 
 #[cfg(test)]

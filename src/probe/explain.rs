@@ -1,52 +1,14 @@
 //! What each way a check fails means: the Failure kinds, and each error as cause and remedy.
 
-use std::fmt;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 
 use rustls::{AlertDescription, CertificateError};
 
 use super::DEADLINE;
-use super::http::MAX_RESPONSE;
+use super::http::{Failure, MAX_RESPONSE, attempts};
 use crate::context::{Address, Context};
 use crate::text::printable;
-
-/// Ways a server fails us that are neither a TLS error nor a plain I/O error.
-#[derive(Debug)]
-pub enum Failure {
-    /// Every address of the host refused or timed out, each with its error.
-    Unreachable(Vec<(SocketAddr, io::Error)>),
-    /// The answer went past [`MAX_RESPONSE`].
-    TooLarge,
-    /// The answer does not start as HTTP does; holds its first bytes.
-    NotHttp(String),
-    /// An HTTP answer whose framing is broken.
-    Malformed(&'static str),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unreachable(tried) => write!(f, "could not connect: {}", attempts(tried)),
-            Self::TooLarge => write!(
-                f,
-                "the server sent more than {} MiB; it is probably not a Nomad agent",
-                MAX_RESPONSE / (1024 * 1024)
-            ),
-            Self::NotHttp(start) if start.is_empty() => {
-                write!(f, "the server closed the connection without an answer")
-            }
-            Self::NotHttp(start) => write!(
-                f,
-                "the server's answer is not HTTP (it begins \"{}\")",
-                printable(start)
-            ),
-            Self::Malformed(what) => write!(f, "the server's answer is malformed: {what}"),
-        }
-    }
-}
-
-impl std::error::Error for Failure {}
 
 /// its certificate put in it is escaped.
 pub(super) fn explain(
@@ -201,15 +163,6 @@ pub(super) fn unreachable(addr: &str, tried: &[(SocketAddr, io::Error)]) -> Stri
     } else {
         format!("could not connect to {addr}: {}", attempts(tried))
     }
-}
-
-/// `127.0.0.1:4646 (Connection refused ...), [::1]:4646 (...)`.
-fn attempts(tried: &[(SocketAddr, io::Error)]) -> String {
-    tried
-        .iter()
-        .map(|(addr, err)| format!("{addr} ({err})"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `DnsName("a.b")` or `IpAddress(1.2.3.4)` as rustls shows them, reduced to the name.

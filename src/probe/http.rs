@@ -1,14 +1,65 @@
-//! Reading the agent's HTTP answer: at most MAX_RESPONSE bytes, its status, its framed body.
+//! Reading the agent's HTTP answer: at most MAX_RESPONSE bytes, its status, its framed body,
+//! and the ways an answer (or its absence) is not what a Nomad agent gives.
 
 use std::io::{ErrorKind, Read};
 
 use anyhow::Result;
 
-use super::explain::Failure;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+use crate::text::printable;
 
 /// The most a whole answer (head and body) may hold. An agent's self-description is tens
 /// of kilobytes; a server that sends more is something else, or hostile.
 pub const MAX_RESPONSE: usize = 1024 * 1024;
+
+/// Ways a server fails us that are neither a TLS error nor a plain I/O error.
+#[derive(Debug)]
+pub enum Failure {
+    /// Every address of the host refused or timed out, each with its error.
+    Unreachable(Vec<(SocketAddr, io::Error)>),
+    /// The answer went past [`MAX_RESPONSE`].
+    TooLarge,
+    /// The answer does not start as HTTP does; holds its first bytes.
+    NotHttp(String),
+    /// An HTTP answer whose framing is broken.
+    Malformed(&'static str),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreachable(tried) => write!(f, "could not connect: {}", attempts(tried)),
+            Self::TooLarge => write!(
+                f,
+                "the server sent more than {} MiB; it is probably not a Nomad agent",
+                MAX_RESPONSE / (1024 * 1024)
+            ),
+            Self::NotHttp(start) if start.is_empty() => {
+                write!(f, "the server closed the connection without an answer")
+            }
+            Self::NotHttp(start) => write!(
+                f,
+                "the server's answer is not HTTP (it begins \"{}\")",
+                printable(start)
+            ),
+            Self::Malformed(what) => write!(f, "the server's answer is malformed: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// `127.0.0.1:4646 (Connection refused ...), [::1]:4646 (...)`.
+pub(super) fn attempts(tried: &[(SocketAddr, io::Error)]) -> String {
+    tried
+        .iter()
+        .map(|(addr, err)| format!("{addr} ({err})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// An HTTP answer: its status, what it says its body is, and the body, de-chunked.
 #[derive(Debug, PartialEq, Eq)]

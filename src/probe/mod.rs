@@ -17,8 +17,8 @@ use zeroize::Zeroizing;
 
 use crate::context::{Address, Context};
 use crate::text::printable;
-use explain::{Failure, explain};
-use http::{Response, parse_response, read_capped};
+use explain::explain;
+use http::{Failure, Response, parse_response, read_capped};
 use tls_config::client_config;
 
 /// Everything one check does (connecting, TLS, both requests and their answers) ends by

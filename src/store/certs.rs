@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use super::Store;
-use super::files::{list_dir, remove_if_present, replace_link};
 use crate::context::Context;
+use crate::fs::trust::{MOVE_IT_AWAY, Private, SHARED_WRITE};
+use crate::fs::{list_dir, remove_if_present, replace_link};
 use crate::platform;
-use crate::trust::{MOVE_IT_AWAY, Private, SHARED_WRITE};
 
 const CERT_FILE: Private = Private {
     what: "certificate file",

@@ -8,8 +8,8 @@ use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::context::{Context, validate_name};
+use crate::duration::{DEFAULT_TTL, parse_duration};
 use crate::keychain::Backend;
-use crate::unlock_cache::{DEFAULT_TTL, parse_duration};
 
 /// The largest config.toml nomadctx reads.
 pub(super) const MAX_CONFIG_BYTES: u64 = 8 << 20;

@@ -4,7 +4,6 @@
 mod certs;
 mod config;
 mod failpoint;
-mod files;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
@@ -15,13 +14,11 @@ use anyhow::{Context as _, Result, anyhow, bail};
 pub use self::certs::{CA_LINK, CLIENT_LINK};
 pub use self::config::{Config, is_id, parse_config, require_absent};
 pub use self::failpoint::checkpoint;
-pub use self::files::{
-    create_private_dir, list_dir, remove_if_present, replace_file, write_atomic,
-};
 
 use self::config::MAX_CONFIG_BYTES;
+use crate::fs::trust::{MOVE_IT_AWAY, Private, SHARED_WRITE};
+use crate::fs::{create_private_dir, remove_if_present, write_atomic};
 use crate::platform;
-use crate::trust::{MOVE_IT_AWAY, Private, SHARED_WRITE};
 
 /// What another user could do with a config directory, file or certificate directory
 /// they can write to: point `use`, `exec` and `check` at their own server (which would

@@ -86,7 +86,7 @@ pub fn remove_if_present(path: &Path) -> Result<()> {
 
 /// Makes `link` name `target` in one step (a new link renamed over the old one): a symlink
 /// on Unix, a copy on Windows (see [`platform::link`]).
-pub(super) fn replace_link(target: &Path, link: &Path) -> Result<()> {
+pub fn replace_link(target: &Path, link: &Path) -> Result<()> {
     let dir = link
         .parent()
         .ok_or_else(|| anyhow!("{} has no parent", link.display()))?;
