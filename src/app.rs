@@ -5,9 +5,11 @@ use std::path::Path;
 
 use anyhow::{Result, anyhow};
 
+use crate::change::copied_config;
+use crate::change::migrate;
+use crate::change::rekey;
 use crate::context::{Context, Materials, resolve};
 use crate::store::{Config, Lock, Store};
-use crate::{fork, migrate, rekey};
 
 #[derive(Debug)]
 pub struct App {
@@ -38,7 +40,7 @@ impl App {
     pub fn load(&self) -> Result<Config> {
         let config = self.store.load()?;
         if !migrate::needed(&self.store, &config)
-            && !fork::needed(&self.store, &config)
+            && !copied_config::needed(&self.store, &config)
             && !rekey::needed(&self.store)
             && !rekey::binding_due(&config)
         {
@@ -56,7 +58,7 @@ impl App {
         let config = self.store.load()?;
         let config = migrate::migrate(&self.store, lock, config)?;
         rekey::settle(&self.store, lock, &config)?;
-        let config = fork::fork(&self.store, lock, config)?;
+        let config = copied_config::fork(&self.store, lock, config)?;
         rekey::bind_if_due(&self.store, lock, config, None)
     }
 

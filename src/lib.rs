@@ -9,37 +9,16 @@ mod cli;
 mod cmd;
 mod context;
 mod duration;
-mod file_store;
-mod fork;
 mod fs;
-mod import;
-mod inputs;
-#[cfg(target_os = "linux")]
-mod kernel_keyring;
 mod keychain;
-mod keychain_move;
 mod launch;
-mod migrate;
-mod output;
-mod passphrase;
-mod picker;
-mod pkcs12;
 mod platform;
 mod probe;
-mod process_guard;
-mod rekey;
-mod runtime;
-mod secret;
-#[cfg(target_os = "linux")]
-mod secret_service;
 mod settings;
 mod shell;
-mod shell_process;
 mod store;
-mod supervise;
 mod text;
 mod tls;
-mod unlock_cache;
 
 use std::process::ExitCode;
 
@@ -68,9 +47,9 @@ pub fn main() -> ExitCode {
 /// Before any command reads a key or token: no core dump, and no debugger unless the command
 /// hands its child a `/proc/<nomadctx pid>/fd/N` path, which the same kernel rule guards.
 fn keep_secrets_private(command: &cli::Command) {
-    process_guard::forbid_core_dumps();
+    launch::process_guard::forbid_core_dumps();
     if !matches!(command, cli::Command::Exec(_) | cli::Command::Shell(_)) {
-        process_guard::forbid_tracing();
+        launch::process_guard::forbid_tracing();
     }
 }
 

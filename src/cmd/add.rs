@@ -8,12 +8,13 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use crate::app::App;
 use crate::change::{Change, Transaction, Update, journal};
 use crate::cli::AddArgs;
+use crate::context::import;
+use crate::context::inputs::{Inputs, apply_settings, validate_context, warn_plain_http};
 use crate::context::{Context, fresh_id, validate_name};
-use crate::inputs::{Inputs, apply_settings, validate_context, warn_plain_http};
 use crate::keychain::{Backend, Keychain};
 use crate::store::require_absent;
 use crate::text::warn;
-use crate::{import, tls};
+use crate::tls;
 
 pub fn run(app: &App, args: AddArgs) -> Result<()> {
     let name = args.name;

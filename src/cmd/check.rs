@@ -5,10 +5,10 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::app::App;
 use crate::cli::CheckArgs;
+use crate::cmd::output::print;
 use crate::context::{Address, Context};
 use crate::keychain::Keychain;
 use crate::keychain::Secrets;
-use crate::output::print;
 use crate::probe::{self, Credentials, Report};
 use crate::text::printable;
 use crate::text::warn;

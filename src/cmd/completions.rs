@@ -20,5 +20,5 @@ pub fn run(args: CompletionsArgs) -> Result<()> {
     shell
         .write_registration(COMPLETE_VAR, "nomadctx", "nomadctx", "nomadctx", &mut out)
         .context("could not write the completion script")?;
-    crate::output::print_bytes(&out)
+    crate::cmd::output::print_bytes(&out)
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::app::App;
-use crate::output::print;
+use crate::cmd::output::print;
 
 pub fn run(app: &App) -> Result<()> {
     let config = app.store.load()?;

@@ -4,7 +4,7 @@ use anyhow::{Result, bail};
 
 use crate::app::App;
 use crate::cli::DefaultArgs;
-use crate::output::print;
+use crate::cmd::output::print;
 
 pub fn run(app: &App, args: DefaultArgs) -> Result<()> {
     if args.name.is_none() && !args.clear {

@@ -4,12 +4,12 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::app::App;
 use crate::cli::ExecArgs;
+use crate::cmd::output::print;
 use crate::context::matches_pattern;
 use crate::keychain::Keychain;
 use crate::launch::Run;
-use crate::output::print;
+use crate::launch::supervise::{NOT_FOUND, Supervisor, killing_signal};
 use crate::store::Config;
-use crate::supervise::{NOT_FOUND, Supervisor, killing_signal};
 
 pub fn run(app: &App, args: ExecArgs) -> Result<u8> {
     let config = app.load()?;

@@ -69,7 +69,7 @@ pub fn run(app: &App, args: ExportP12Args) -> Result<()> {
             );
             Ok(())
         }
-        None => crate::output::print_bytes(&bundle),
+        None => crate::cmd::output::print_bytes(&bundle),
     }
 }
 
@@ -121,23 +121,23 @@ fn describe(kind: std::fs::FileType) -> &'static str {
 fn bundle(
     name: &str,
     chain: &[rustls_pki_types::CertificateDer<'_>],
-    key: &crate::secret::Secret,
+    key: &crate::keychain::secret::Secret,
     password: &str,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let chain: Vec<&[u8]> = chain.iter().map(|c| c.as_ref()).collect();
-    crate::pkcs12::bundle(name, &chain, key.expose(), password)
+    crate::tls::pkcs12::bundle(name, &chain, key.expose(), password)
         .map(Zeroizing::new)
         .map_err(|e| anyhow!("could not build the PKCS#12 bundle for context {name:?}: {e:#}"))
 }
 
 /// One line of standard input, read without std's buffer keeping a copy.
 fn password_from_stdin() -> Result<Zeroizing<String>> {
-    crate::passphrase::from_stdin("password")
+    crate::keychain::file::passphrase::from_stdin("password")
 }
 
 /// Asks twice on the terminal with echo off.
 fn password_from_terminal(name: &str) -> Result<Zeroizing<String>> {
-    crate::passphrase::from_terminal(
+    crate::keychain::file::passphrase::from_terminal(
         &format!("Password for the {name} bundle: "),
         Some("Repeat it: "),
         "pipe the bundle's password in with --password-stdin",

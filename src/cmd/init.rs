@@ -7,7 +7,7 @@
 use anyhow::{Result, bail};
 
 use crate::cli::InitArgs;
-use crate::output::print;
+use crate::cmd::output::print;
 use crate::shell::{Integration, Shell};
 
 /// bash and zsh share one function; SHELL, RC and DEPTH (the shell's subshell counter) are

@@ -7,12 +7,12 @@ use anyhow::{Result, anyhow, bail};
 use crate::app::App;
 use crate::cli::{KeychainAction, KeychainArgs, KeychainUseArgs, PassphraseArgs};
 use crate::duration::format_duration;
+use crate::keychain::file::passphrase;
+use crate::keychain::file::unlock_cache;
+use crate::keychain::moving::{live_items, move_secrets, read_secrets, tidy};
 use crate::keychain::{Backend, Keychain};
-use crate::keychain_move::{live_items, move_secrets, read_secrets, tidy};
-use crate::passphrase;
 use crate::settings::{self, KEYCHAIN_VAR};
 use crate::store::Config;
-use crate::unlock_cache;
 
 pub fn run(app: &App, args: KeychainArgs) -> Result<()> {
     match args.action {
@@ -97,7 +97,7 @@ fn show(app: &App) -> Result<()> {
         "others:     {} (`nomadctx keychain use NAME --migrate` moves every secret there)\n",
         others.join(", ")
     ));
-    crate::output::print(&out)
+    crate::cmd::output::print(&out)
 }
 
 fn choose(app: &App, args: KeychainUseArgs) -> Result<()> {
@@ -305,7 +305,7 @@ fn rekey(
     passphrase: &str,
 ) -> Result<()> {
     let new = x25519::Identity::generate();
-    let config = crate::rekey::rekey(&app.store, lock, config, old, &new, passphrase)?;
+    let config = crate::change::rekey::rekey(&app.store, lock, config, old, &new, passphrase)?;
     let store = crate::keychain::file_store_of(&config)?;
     // The cache held the old identity, which no longer opens anything this store uses.
     store.cache_quietly(&new, config.unlock_for());

@@ -4,8 +4,8 @@ use anyhow::Result;
 
 use crate::app::App;
 use crate::cli::ListArgs;
+use crate::cmd::output::{View, print};
 use crate::keychain::Backend;
-use crate::output::{View, print};
 use crate::text::{printable, printable_json};
 use crate::tls;
 

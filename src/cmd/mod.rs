@@ -1,5 +1,7 @@
 //! One module per subcommand; this one only dispatches to them.
 
+pub mod output;
+
 mod add;
 mod check;
 mod completions;

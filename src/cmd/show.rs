@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::cli::ShowArgs;
+use crate::cmd::output::View;
+use crate::cmd::output::print;
 use crate::keychain::{Item, ItemRef, Keychain, SERVICE};
-use crate::output::View;
-use crate::output::print;
 use crate::text::{printable, printable_json};
 use crate::tls;
 

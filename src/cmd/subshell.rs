@@ -9,8 +9,8 @@ use crate::app::App;
 use crate::cli::ShellArgs;
 use crate::keychain::Keychain;
 use crate::launch::Run;
+use crate::launch::supervise::Supervisor;
 use crate::settings::{SHELL_VAR, non_empty};
-use crate::supervise::Supervisor;
 
 /// Used when $SHELL is unset or empty: /bin/sh, or on Windows %ComSpec% (cmd.exe).
 #[cfg(unix)]

@@ -5,18 +5,18 @@ use anyhow::{Context as _, Result, bail};
 use crate::app::App;
 use crate::cli::UnlockArgs;
 use crate::duration::format_duration;
-use crate::file_store::FileStore;
 use crate::keychain::Backend;
-use crate::passphrase;
+use crate::keychain::file::FileStore;
+use crate::keychain::file::passphrase;
+use crate::keychain::file::unlock_cache;
 use crate::store::Config;
-use crate::unlock_cache;
 
 pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
     // A copied config directory gets a store of its own only once its secrets can be read
     // (each is encrypted again, bound to the new store id), so it is unlocked first, under
     // the identity it shares with the original.
     let raw = app.store.load()?;
-    let config = if crate::fork::needed(&app.store, &raw) {
+    let config = if crate::change::copied_config::needed(&app.store, &raw) {
         raw
     } else {
         app.load()?
@@ -32,7 +32,7 @@ pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
     let tries = if args.passphrase_stdin || passphrase::from_file()?.is_some() {
         1
     } else {
-        crate::file_store::TRIES
+        crate::keychain::file::TRIES
     };
     let identity = store.open_with(tries, || {
         passphrase::current(
@@ -56,14 +56,16 @@ pub fn unlock(app: &App, args: UnlockArgs) -> Result<()> {
     }
     // A copy gets its own store, and a store written before secrets carried their binding
     // is bound, now that the identity is at hand.
-    if crate::fork::needed(&app.store, &config) || crate::rekey::binding_due(&config) {
+    if crate::change::copied_config::needed(&app.store, &config)
+        || crate::change::rekey::binding_due(&config)
+    {
         let lock = app.store.lock()?;
         let now = app.load_locked(&lock)?;
         // The copy's store has an id of its own, and is unlocked under it too.
         if now.store != config.store {
             crate::keychain::file_store_of(&now)?.cache_quietly(&identity, ttl);
         }
-        crate::rekey::bind_if_due(&app.store, &lock, now, Some(&identity))?;
+        crate::change::rekey::bind_if_due(&app.store, &lock, now, Some(&identity))?;
     }
     Ok(())
 }

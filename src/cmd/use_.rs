@@ -8,11 +8,11 @@ use zeroize::Zeroizing;
 
 use crate::app::App;
 use crate::cli::UseArgs;
+use crate::cmd::output::print;
+use crate::context::picker;
 use crate::context::{EnvVar, NOMAD_VARS, environment};
 use crate::keychain::{Keychain, Secrets};
-use crate::output::print;
-use crate::picker;
-use crate::runtime::UseKeys;
+use crate::launch::runtime::UseKeys;
 use crate::settings::{CONTEXT_VAR, PREVIOUS_VAR, non_empty};
 use crate::shell::{Shell, render};
 use crate::store::{Config, checkpoint};

@@ -1,6 +1,10 @@
 //! The Context type, its id and the rules its name obeys; the rooms below hold its address,
 //! the variables it sets, name patterns, and which context a command means.
 
+pub mod import;
+pub mod inputs;
+pub mod picker;
+
 mod address;
 mod environment;
 mod pattern;

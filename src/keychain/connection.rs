@@ -10,12 +10,12 @@ use keyring_core::{CredentialStore, Error as KeyringError};
 use super::SERVICE;
 use super::failure::Failure;
 use super::{Backend, Keychain};
-use crate::file_store::FileStore;
+use crate::keychain::file::FileStore;
 #[cfg(target_os = "linux")]
-use crate::kernel_keyring::KernelKeyring;
-use crate::secret::Secret;
+use crate::keychain::kernel::KernelKeyring;
+use crate::keychain::secret::Secret;
 #[cfg(target_os = "linux")]
-use crate::secret_service::SecretService;
+use crate::keychain::secret_service::SecretService;
 
 #[derive(Clone)]
 pub(super) enum Connection {

@@ -7,11 +7,11 @@ use anyhow::anyhow;
 use keyring_core::Error as KeyringError;
 
 use super::{Item, ItemRef, Keychain, SERVICE};
-use crate::file_store::{FileError, LOCKED};
+use crate::keychain::file::{FileError, LOCKED};
 #[cfg(target_os = "linux")]
-use crate::kernel_keyring::KernelError;
+use crate::keychain::kernel::KernelError;
 #[cfg(target_os = "linux")]
-use crate::secret_service::Error as ServiceError;
+use crate::keychain::secret_service::Error as ServiceError;
 
 pub(super) enum Failure {
     #[cfg(not(target_os = "linux"))]

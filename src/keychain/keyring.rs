@@ -13,7 +13,7 @@ use super::Keychain;
 use super::SERVICE;
 use super::failure::Failure;
 #[cfg(not(target_os = "linux"))]
-use crate::secret::Secret;
+use crate::keychain::secret::Secret;
 
 impl Keychain {
     #[cfg(not(target_os = "linux"))]

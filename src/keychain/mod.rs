@@ -4,12 +4,23 @@
 //! On Linux every backend is nomadctx's own (the Secret Service client, the kernel keyring,
 //! the file store) and bounds its own waits; macOS and Windows go through keyring-core's
 //! stores, each call on a thread that is given up after the timeout.
+//!
+//! A module per backend: `secret_service`, `kernel` (the kernel keyring), `file` (with its
+//! unlock cache and passphrase reading) and `keyring` (keyring-core's stores on macOS and
+//! Windows); `moving` moves every secret from one to another.
 
 mod backend;
 mod connection;
 mod failure;
+pub mod file;
 mod item;
+#[cfg(target_os = "linux")]
+pub mod kernel;
 mod keyring;
+pub mod moving;
+pub mod secret;
+#[cfg(target_os = "linux")]
+pub mod secret_service;
 mod secrets;
 
 #[cfg(not(target_os = "linux"))]
@@ -21,8 +32,8 @@ use anyhow::{Result, anyhow, bail};
 #[cfg(not(target_os = "linux"))]
 use keyring_core::{Entry, Error as KeyringError};
 
-use crate::file_store::FileStore;
-use crate::secret::Secret;
+use crate::keychain::file::FileStore;
+use crate::keychain::secret::Secret;
 use crate::settings::KEYCHAIN_TIMEOUT_VAR as TIMEOUT_VAR;
 use crate::store::Config;
 use connection::Connection;
@@ -262,9 +273,9 @@ impl Keychain {
             #[cfg(not(target_os = "linux"))]
             Err(Failure::Keyring(KeyringError::NotSupportedByStore(_))) => Ok(None),
             #[cfg(target_os = "linux")]
-            Err(Failure::Service(foreign @ crate::secret_service::Error::ForeignBus { .. })) => {
-                Err(anyhow!("could not list nomadctx's items: {foreign}"))
-            }
+            Err(Failure::Service(
+                foreign @ crate::keychain::secret_service::Error::ForeignBus { .. },
+            )) => Err(anyhow!("could not list nomadctx's items: {foreign}")),
             Err(failure) if failure.no_service().is_some() => Err(anyhow!(
                 "could not list nomadctx's items: there is no Secret Service here ({}).\n{NO_SERVICE_CHOICES}",
                 failure.no_service().unwrap_or_default()

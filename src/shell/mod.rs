@@ -1,4 +1,8 @@
 //! Rendering variables as statements for each shell, with one quote function per shell.
+//!
+//! `process`: the shell process that ran `use`, whose key file is its own.
+
+pub mod process;
 
 use std::fmt::Write as _;
 

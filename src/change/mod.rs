@@ -5,6 +5,14 @@
 //! never writes over anything the config points at. A crash, a keychain call that times out
 //! and lands later, or a failure at any step leaves at worst an orphan (named in the journal,
 //! `pending`, until it is settled), never a context whose key is missing or wrong.
+//!
+//! Beside it, the changes that are more than one transaction: a copied configuration
+//! directory getting a store of its own (`copied_config`), the config layout's migration
+//! (`migrate`), and the file store's re-key and binding (`rekey`).
+
+pub mod copied_config;
+pub mod migrate;
+pub mod rekey;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -13,8 +21,8 @@ use anyhow::{Context as _, Result};
 
 use crate::context::{Context, fresh_id};
 use crate::fs::{remove_if_present, write_atomic};
+use crate::keychain::secret::Secret;
 use crate::keychain::{Item, ItemRef, Keychain, NoAnswer};
-use crate::secret::Secret;
 use crate::store::{Config, Lock, Store, checkpoint};
 
 /// One thing a change writes or retires.

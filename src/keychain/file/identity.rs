@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 
 use super::{FileError, FileStore, LOCKED, SECRETS, decrypt, read_private};
 use crate::fs::{create_private_dir, write_atomic};
-use crate::passphrase;
-use crate::unlock_cache;
+use crate::keychain::file::passphrase;
+use crate::keychain::file::unlock_cache;
 
 /// A re-key's new identity until its change commits (see `crate::rekey`).
 const NEXT_IDENTITY: &str = "identity-next.age";

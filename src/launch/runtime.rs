@@ -10,10 +10,10 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::fs::trust::{ANY_ACCESS, Private, SHARED_WRITE};
 use crate::fs::{create_private_dir, remove_if_present};
+use crate::keychain::secret::Secret;
 use crate::platform;
-use crate::secret::Secret;
 use crate::settings::{self, RUNTIME_DIR_VAR};
-use crate::shell_process::ShellProcess;
+use crate::shell::process::ShellProcess;
 
 /// Per-shell key files: `key-PID-START-PIDNS-NAME-….pem`, after the shell that ran `use`.
 const USE_KEY_PREFIX: &str = "key-";

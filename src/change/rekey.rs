@@ -21,11 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::change::{Piece, remove_piece};
 use crate::context::fresh_id;
-use crate::file_store::FileStore;
 use crate::fs::{remove_if_present, write_atomic};
+use crate::keychain::file::FileStore;
+use crate::keychain::moving::live_items;
+use crate::keychain::secret::Secret;
 use crate::keychain::{Backend, Item, ItemRef, Keychain};
-use crate::keychain_move::live_items;
-use crate::secret::Secret;
 use crate::store::{Config, Lock, Store, checkpoint};
 
 const PLAN: &str = "rekey.toml";

@@ -19,7 +19,7 @@ pub const AVAILABLE: bool = cfg!(target_os = "linux");
 #[cfg(target_os = "linux")]
 mod kernel {
     use super::*;
-    use crate::kernel_keyring::{
+    use crate::keychain::kernel::{
         add_whole, check_owner, is_absent, is_unlinked, os_error, read_payload,
     };
     use anyhow::anyhow;

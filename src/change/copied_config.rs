@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::change::{Piece, note, pieces_of, settle};
 use crate::context::fresh_id;
-use crate::file_store::FileStore;
 use crate::fs::{remove_if_present, write_atomic};
+use crate::keychain::file::FileStore;
 use crate::keychain::{Backend, Keychain};
 use crate::store::{Config, Lock, Store, checkpoint};
 

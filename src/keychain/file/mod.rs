@@ -11,6 +11,8 @@
 //! identity.age FILE | tail -n +2` recovers the secret by hand.
 
 mod identity;
+pub mod passphrase;
+pub mod unlock_cache;
 
 pub use identity::TRIES;
 mod payload;
@@ -27,7 +29,7 @@ use zeroize::Zeroizing;
 
 use crate::fs::trust::{ANY_ACCESS, MOVE_IT_AWAY, Private};
 use crate::fs::{list_dir, remove_if_present, write_atomic};
-use crate::secret::Secret;
+use crate::keychain::secret::Secret;
 use crate::settings::{self, DATA_DIR_VAR};
 
 const DATA_DIR: Private = Private {

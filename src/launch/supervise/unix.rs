@@ -17,7 +17,7 @@ use signal_hook::low_level::emulate_default_handler;
 use zeroize::Zeroizing;
 
 use super::{KILLED_BY_SIGNAL, NOT_EXECUTABLE, NOT_FOUND};
-use crate::process_guard::with_user_core_limit;
+use crate::launch::process_guard::with_user_core_limit;
 
 /// Every signal nomadctx passes on to its command: all that a process can catch, except
 /// those that report a fault of nomadctx's own (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP,
@@ -334,7 +334,7 @@ fn act_on(raw: i32, sender: Sender, state: State) {
         State::Idle => {
             #[cfg(not(target_os = "linux"))]
             if ends_the_process(signal) {
-                crate::runtime::remove_child_key_files();
+                crate::launch::runtime::remove_child_key_files();
             }
             let _ = emulate_default_handler(raw);
         }

@@ -1,5 +1,13 @@
 //! Starting a command in a context: its secrets fetched, the key handed over, its
 //! environment built, and its exit status returned (`exec` and `shell`).
+//!
+//! Below: `supervise` (waiting, signals, exit status per platform), `runtime` (where key
+//! files go: `use`'s per shell, `exec`'s per child) and `process_guard` (no core dumps, no
+//! debugger).
+
+pub mod process_guard;
+pub mod runtime;
+pub mod supervise;
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -9,9 +17,9 @@ use anyhow::Result;
 use crate::app::App;
 use crate::context::{EnvVar, environment};
 use crate::keychain::{Keychain, Secrets};
-use crate::runtime::ChildKey;
+use crate::launch::runtime::ChildKey;
+use crate::launch::supervise::{ChildEnv, Supervisor};
 use crate::store::Config;
-use crate::supervise::{ChildEnv, Supervisor};
 use crate::tls::expiry::warn_if_expiring;
 
 /// One command, ready to be run in any context.
