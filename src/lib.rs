@@ -14,6 +14,7 @@ mod keychain;
 mod launch;
 mod platform;
 mod probe;
+mod secret;
 mod settings;
 mod shell;
 mod store;

@@ -6,12 +6,17 @@
 //! and lands later, or a failure at any step leaves at worst an orphan (named in the journal,
 //! `pending`, until it is settled), never a context whose key is missing or wrong.
 //!
-//! Beside it, the changes that are more than one transaction: a copied configuration
-//! directory getting a store of its own (`copied_config`), the config layout's migration
-//! (`migrate`), and the file store's re-key and binding (`rekey`).
+//! Beside it: what `add` and `set` read and check before a change (`inputs`, `import`), and
+//! the changes that are more than one transaction: a copied configuration directory getting
+//! a store of its own (`copied_config`), the config layout's migration (`migrate`), every
+//! secret moved to another keychain (`moving`), and the file store's re-key and binding
+//! (`rekey`).
 
 pub mod copied_config;
+pub mod import;
+pub mod inputs;
 pub mod migrate;
+pub mod moving;
 pub mod rekey;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,8 +26,8 @@ use anyhow::{Context as _, Result};
 
 use crate::context::{Context, fresh_id};
 use crate::fs::{remove_if_present, write_atomic};
-use crate::keychain::secret::Secret;
 use crate::keychain::{Item, ItemRef, Keychain, NoAnswer};
+use crate::secret::Secret;
 use crate::store::{Config, Lock, Store, checkpoint};
 
 /// One thing a change writes or retires.

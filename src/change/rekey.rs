@@ -19,13 +19,13 @@ use age::x25519;
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::change::moving::live_items;
 use crate::change::{Piece, remove_piece};
 use crate::context::fresh_id;
 use crate::fs::{remove_if_present, write_atomic};
 use crate::keychain::file::FileStore;
-use crate::keychain::moving::live_items;
-use crate::keychain::secret::Secret;
 use crate::keychain::{Backend, Item, ItemRef, Keychain};
+use crate::secret::Secret;
 use crate::store::{Config, Lock, Store, checkpoint};
 
 const PLAN: &str = "rekey.toml";

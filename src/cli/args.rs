@@ -7,7 +7,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::contexts;
-use crate::context::inputs::Settings;
+use crate::change::inputs::Settings;
 use crate::shell::{COMPLETION_SHELLS, Integration, Shell};
 
 #[derive(Debug, Args)]

@@ -6,10 +6,10 @@ use std::path::Path;
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::app::App;
+use crate::change::import;
+use crate::change::inputs::{Inputs, apply_settings, validate_context, warn_plain_http};
 use crate::change::{Change, Transaction, Update, journal};
 use crate::cli::AddArgs;
-use crate::context::import;
-use crate::context::inputs::{Inputs, apply_settings, validate_context, warn_plain_http};
 use crate::context::{Context, fresh_id, validate_name};
 use crate::keychain::{Backend, Keychain};
 use crate::store::require_absent;
@@ -102,7 +102,7 @@ pub fn run(app: &App, args: AddArgs) -> Result<()> {
     );
     if stores_key && !keychain.backend().is_durable() {
         warn(&format!(
-            "the key of context {name:?} is in the kernel keyring: lost at reboot, so keep the key file, or choose a durable keychain (README: Headless servers)"
+            "the key of context {name:?} is in the kernel keyring: lost at reboot, so keep the key file, or choose a durable keychain (docs/headless.md)"
         ));
     }
     if let Some(key) = settings.key.as_deref().filter(|_| args.remove_key_file) {

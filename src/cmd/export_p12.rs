@@ -121,7 +121,7 @@ fn describe(kind: std::fs::FileType) -> &'static str {
 fn bundle(
     name: &str,
     chain: &[rustls_pki_types::CertificateDer<'_>],
-    key: &crate::keychain::secret::Secret,
+    key: &crate::secret::Secret,
     password: &str,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let chain: Vec<&[u8]> = chain.iter().map(|c| c.as_ref()).collect();

@@ -5,11 +5,11 @@ use age::x25519;
 use anyhow::{Result, anyhow, bail};
 
 use crate::app::App;
+use crate::change::moving::{live_items, move_secrets, read_secrets, tidy};
 use crate::cli::{KeychainAction, KeychainArgs, KeychainUseArgs, PassphraseArgs};
 use crate::duration::format_duration;
 use crate::keychain::file::passphrase;
 use crate::keychain::file::unlock_cache;
-use crate::keychain::moving::{live_items, move_secrets, read_secrets, tidy};
 use crate::keychain::{Backend, Keychain};
 use crate::settings::{self, KEYCHAIN_VAR};
 use crate::store::Config;

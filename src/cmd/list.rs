@@ -60,7 +60,7 @@ pub fn run(app: &App, args: ListArgs) -> Result<()> {
         && !backend.is_durable()
     {
         eprintln!(
-            "nomadctx: keys and tokens are in {}: lost at reboot (README: Headless servers)",
+            "nomadctx: keys and tokens are in {}: lost at reboot (docs/headless.md)",
             backend.describe()
         );
     }

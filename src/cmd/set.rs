@@ -3,9 +3,9 @@
 use anyhow::{Result, bail};
 
 use crate::app::App;
+use crate::change::inputs::{Inputs, apply_settings, validate_context, warn_plain_http};
 use crate::change::{Change, Transaction, Update};
 use crate::cli::SetArgs;
-use crate::context::inputs::{Inputs, apply_settings, validate_context, warn_plain_http};
 use crate::keychain::Keychain;
 use crate::tls;
 

@@ -7,9 +7,9 @@ use anyhow::{Result, anyhow, bail};
 use zeroize::Zeroizing;
 
 use crate::app::App;
+use crate::app::picker;
 use crate::cli::UseArgs;
 use crate::cmd::output::print;
-use crate::context::picker;
 use crate::context::{EnvVar, NOMAD_VARS, environment};
 use crate::keychain::{Keychain, Secrets};
 use crate::launch::runtime::UseKeys;

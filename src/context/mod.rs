@@ -1,14 +1,9 @@
 //! The Context type, its id and the rules its name obeys; the rooms below hold its address,
 //! the variables it sets, name patterns, and which context a command means.
 
-pub mod import;
-pub mod inputs;
-pub mod picker;
-
 mod address;
 mod environment;
 mod pattern;
-pub mod resolve;
 
 pub use address::{Address, validate_address};
 pub use environment::{EnvVar, Materials, NOMAD_VARS, environment};

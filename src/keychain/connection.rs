@@ -13,9 +13,9 @@ use super::{Backend, Keychain};
 use crate::keychain::file::FileStore;
 #[cfg(target_os = "linux")]
 use crate::keychain::kernel::KernelKeyring;
-use crate::keychain::secret::Secret;
 #[cfg(target_os = "linux")]
 use crate::keychain::secret_service::SecretService;
+use crate::secret::Secret;
 
 #[derive(Clone)]
 pub(super) enum Connection {

@@ -37,12 +37,12 @@ impl From<ServiceError> for Failure {
 }
 
 /// What to do when there is no Secret Service to talk to (a server reached over ssh, su,
-/// cron, a container): the choices, short, and where the README explains them.
+/// cron, a container): the choices, short, and where the manual explains them.
 pub(super) const NO_SERVICE_CHOICES: &str = "Choose where this configuration keeps keys, then run the command again:
   nomadctx keychain use file       encrypted files: durable, a passphrase once per session
   nomadctx keychain use keyutils   the kernel keyring: no passphrase, but lost at reboot
   dbus-run-session -- $SHELL       a session bus to start a Secret Service in (gnome-keyring-daemon --unlock)
-See \"Headless servers\" in the README.";
+See docs/headless.md (\"Headless servers\").";
 
 impl Failure {
     /// Why there is no Secret Service at all, when that is the failure: D-Bus's own text

@@ -13,7 +13,7 @@ use super::Keychain;
 use super::SERVICE;
 use super::failure::Failure;
 #[cfg(not(target_os = "linux"))]
-use crate::keychain::secret::Secret;
+use crate::secret::Secret;
 
 impl Keychain {
     #[cfg(not(target_os = "linux"))]

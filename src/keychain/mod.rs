@@ -7,9 +7,9 @@
 //!
 //! A module per backend: `secret_service`, `kernel` (the kernel keyring), `file` (with its
 //! unlock cache and passphrase reading) and `keyring` (keyring-core's stores on macOS and
-//! Windows); `moving` moves every secret from one to another.
+//! Windows). The choice itself is a plain type of the config's (`store::Backend`); moving
+//! every secret to another backend is a change (`change::moving`).
 
-mod backend;
 mod connection;
 mod failure;
 pub mod file;
@@ -17,8 +17,6 @@ mod item;
 #[cfg(target_os = "linux")]
 pub mod kernel;
 mod keyring;
-pub mod moving;
-pub mod secret;
 #[cfg(target_os = "linux")]
 pub mod secret_service;
 mod secrets;
@@ -33,7 +31,7 @@ use anyhow::{Result, anyhow, bail};
 use keyring_core::{Entry, Error as KeyringError};
 
 use crate::keychain::file::FileStore;
-use crate::keychain::secret::Secret;
+use crate::secret::Secret;
 use crate::settings::KEYCHAIN_TIMEOUT_VAR as TIMEOUT_VAR;
 use crate::store::Config;
 use connection::Connection;
@@ -41,7 +39,7 @@ use failure::{Failure, NO_SERVICE_CHOICES, seconds};
 #[cfg(not(target_os = "linux"))]
 use keyring::legacy_item;
 
-pub use backend::Backend;
+pub use crate::store::Backend;
 pub use failure::{NoAnswer, Refused};
 pub use item::{Item, ItemRef, legacy_account};
 pub use secrets::Secrets;

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::{Item, ItemRef, Keychain};
 use crate::context::Context;
-use crate::keychain::secret::Secret;
+use crate::secret::Secret;
 use crate::store::Store;
 
 /// The key and token a context needs, fetched from the keychain.
@@ -107,7 +107,7 @@ impl Secrets {
         self.token
             .as_ref()
             .map(|t| {
-                crate::keychain::secret::parse_token(t.expose())
+                crate::secret::parse_token(t.expose())
                     .ok()
                     .filter(|parsed| parsed == t)
                     .and_then(|_| t.expose_str())

@@ -10,8 +10,8 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::fs::trust::{ANY_ACCESS, Private, SHARED_WRITE};
 use crate::fs::{create_private_dir, remove_if_present};
-use crate::keychain::secret::Secret;
 use crate::platform;
+use crate::secret::Secret;
 use crate::settings::{self, RUNTIME_DIR_VAR};
 use crate::shell::process::ShellProcess;
 

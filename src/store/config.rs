@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
+use super::Backend;
 use crate::context::{Context, validate_name};
 use crate::duration::{DEFAULT_TTL, parse_duration};
-use crate::keychain::Backend;
 
 /// The largest config.toml nomadctx reads.
 pub(super) const MAX_CONFIG_BYTES: u64 = 8 << 20;

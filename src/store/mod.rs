@@ -1,6 +1,8 @@
 //! The config directory: where config.toml, the lock and the journal live, and loading and
 //! atomic, locked saving of config.toml.
 
+mod backend;
+
 mod certs;
 mod config;
 mod failpoint;
@@ -11,6 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
+pub use self::backend::Backend;
 pub use self::certs::{CA_LINK, CLIENT_LINK};
 pub use self::config::{Config, is_id, parse_config, require_absent};
 pub use self::failpoint::checkpoint;

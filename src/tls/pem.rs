@@ -10,7 +10,7 @@ use rustls_pki_types::pem::{self, SectionKind};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use zeroize::Zeroizing;
 
-use crate::keychain::secret::Secret;
+use crate::secret::Secret;
 
 /// Certificates and keys are small; a larger file is not one, and reading it whole would
 /// let a mistaken path (or /dev/zero) exhaust memory.

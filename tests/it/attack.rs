@@ -568,7 +568,7 @@ fn without_a_secret_service_the_error_is_short_and_names_the_choices() {
             .stderr_has("nomadctx keychain use keyutils ")
             .stderr_has("lost at reboot")
             .stderr_has("dbus-run-session -- $SHELL")
-            .stderr_has("\"Headless servers\" in the README");
+            .stderr_has("See docs/headless.md (\"Headless servers\")");
         assert!(text.lines().count() <= 6, "not short:\n{text}");
         assert!(
             !text.contains("X11") && !text.contains("autolaunch"),
@@ -583,7 +583,7 @@ fn without_a_secret_service_the_error_is_short_and_names_the_choices() {
     let doctor = world.cmd().arg("doctor").fails();
     doctor
         .stderr_has("could not list nomadctx's items: there is no Secret Service here")
-        .stderr_has("\"Headless servers\" in the README");
+        .stderr_has("See docs/headless.md (\"Headless servers\")");
     assert!(
         !doctor.stderr_text().contains("\"*\""),
         "{}",

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod architecture;
 mod attack;
 mod bad_input;
 mod binding;

@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 
 use crate::fs::trust::{ANY_ACCESS, MOVE_IT_AWAY, Private};
 use crate::fs::{list_dir, remove_if_present, write_atomic};
-use crate::keychain::secret::Secret;
+use crate::secret::Secret;
 use crate::settings::{self, DATA_DIR_VAR};
 
 const DATA_DIR: Private = Private {

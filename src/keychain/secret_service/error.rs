@@ -75,7 +75,7 @@ impl std::fmt::Display for Error {
             ),
             Self::NoEncryption(why) => write!(
                 f,
-                "the Secret Service does not offer the encrypted session ({}: {why}); to let secrets cross the session bus unencrypted, set {SESSION_VAR}=plain (README: Where things are kept, and why the key is safe)",
+                "the Secret Service does not offer the encrypted session ({}: {why}); to let secrets cross the session bus unencrypted, set {SESSION_VAR}=plain (docs/security.md)",
                 session::DH
             ),
             Self::Dismissed(what) => write!(

@@ -12,7 +12,7 @@ use super::{
     COLLECTION_IFACE, CONTENT_TYPE, Error, ITEM_IFACE, Result, SERVICE_NAME, SecretService,
     is_none, method, mismatch, read_path, service_call,
 };
-use crate::keychain::secret::Secret;
+use crate::secret::Secret;
 
 impl SecretService {
     /// The secrets of `accounts`, in order, each `None` when there is no such item: a search

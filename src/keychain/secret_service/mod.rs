@@ -29,7 +29,7 @@ const COLLECTION_IFACE: &str = "org.freedesktop.Secret.Collection";
 const ITEM_IFACE: &str = "org.freedesktop.Secret.Item";
 const CONTENT_TYPE: &str = "application/octet-stream";
 
-/// Set to `plain` to let secrets cross the session bus unencrypted (README: Where things are kept, and why the key is safe).
+/// Set to `plain` to let secrets cross the session bus unencrypted (docs/security.md).
 pub use crate::settings::SECRET_SERVICE_SESSION_VAR as SESSION_VAR;
 
 /// A connection to the Secret Service with an open session, for the items of one service

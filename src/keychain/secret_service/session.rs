@@ -22,7 +22,7 @@ use ring::hkdf;
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
-use crate::keychain::secret::Secret;
+use crate::secret::Secret;
 
 pub const DH: &str = "dh-ietf1024-sha256-aes128-cbc-pkcs7";
 pub const PLAIN: &str = "plain";

@@ -102,10 +102,10 @@ impl Backend {
         }
     }
 
-    pub(super) fn remedy(self) -> &'static str {
+    pub fn remedy(self) -> &'static str {
         match self {
             Self::SecretService => {
-                "make sure a Secret Service (gnome-keyring-daemon, KWallet or KeePassXC) is running on this session's D-Bus and its collection is unlocked, or choose another keychain with `nomadctx keychain use file --migrate` (README: Headless servers)"
+                "make sure a Secret Service (gnome-keyring-daemon, KWallet or KeePassXC) is running on this session's D-Bus and its collection is unlocked, or choose another keychain with `nomadctx keychain use file --migrate` (docs/headless.md)"
             }
             Self::File => {
                 "check the file store's directory (`nomadctx keychain` shows where it is)"

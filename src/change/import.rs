@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, anyhow, bail};
 use zeroize::Zeroizing;
 
-use crate::context::inputs::Settings;
-use crate::keychain::secret::{Secret, parse_token};
+use crate::change::inputs::Settings;
+use crate::secret::{Secret, parse_token};
 
 /// Fills the CA, certificate and key from a directory laid out by the guide's cfssl
 /// commands or by `nomad tls`. Agent certificates and CA keys never match these names.

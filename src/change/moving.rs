@@ -10,8 +10,8 @@ use anyhow::{Result, bail};
 use crate::change::Piece;
 use crate::change::pieces_of;
 use crate::fs::{remove_if_present, write_atomic};
-use crate::keychain::secret::Secret;
 use crate::keychain::{Backend, Item, ItemRef, Keychain};
+use crate::secret::Secret;
 use crate::store::{Config, Lock, Store, checkpoint};
 
 const JOURNAL: &str = "moving";

@@ -1,6 +1,9 @@
 //! What every command starts from: the config directory and the `--context` flag, and from
 //! them the config, the context meant, and its certificate paths as commands read them.
 
+pub mod picker;
+pub mod resolve;
+
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
@@ -8,7 +11,7 @@ use anyhow::{Result, anyhow};
 use crate::change::copied_config;
 use crate::change::migrate;
 use crate::change::rekey;
-use crate::context::{Context, Materials, resolve};
+use crate::context::{Context, Materials};
 use crate::store::{Config, Lock, Store};
 
 #[derive(Debug)]

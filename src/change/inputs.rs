@@ -10,7 +10,7 @@ use rustls_pki_types::CertificateDer;
 
 use crate::change::{Change, Update};
 use crate::context::{Context, validate_address};
-use crate::keychain::secret::{Secret, TokenProblem, parse_token};
+use crate::secret::{Secret, TokenProblem, parse_token};
 use crate::store::Store;
 use crate::text::warn;
 use crate::tls;
