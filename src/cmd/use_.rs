@@ -12,7 +12,7 @@ use crate::cli::UseArgs;
 use crate::cmd::output::print;
 use crate::context::{EnvVar, NOMAD_VARS, environment};
 use crate::keychain::{Keychain, Secrets};
-use crate::launch::runtime::UseKeys;
+use crate::launch::use_keys::UseKeys;
 use crate::settings::{CONTEXT_VAR, PREVIOUS_VAR, non_empty};
 use crate::shell::{Shell, render};
 use crate::store::{Config, checkpoint};

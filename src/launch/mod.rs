@@ -2,12 +2,14 @@
 //! environment built, and its exit status returned (`exec` and `shell`).
 //!
 //! Below: `supervise` (waiting, signals, exit status per platform), `runtime` (where key
-//! files go: `use`'s per shell, `exec`'s per child) and `process_guard` (no core dumps, no
-//! debugger).
+//! files go), `use_keys` (`use`'s, one per shell), `child_key` (`exec`'s) and
+//! `process_guard` (no core dumps, no debugger).
 
+mod child_key;
 pub mod process_guard;
-pub mod runtime;
+mod runtime;
 pub mod supervise;
+pub mod use_keys;
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -17,7 +19,7 @@ use anyhow::Result;
 use crate::app::App;
 use crate::context::{EnvVar, environment};
 use crate::keychain::{Keychain, Secrets};
-use crate::launch::runtime::ChildKey;
+use crate::launch::child_key::ChildKey;
 use crate::launch::supervise::{ChildEnv, Supervisor};
 use crate::store::Config;
 use crate::tls::expiry::warn_if_expiring;

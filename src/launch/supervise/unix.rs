@@ -334,7 +334,7 @@ fn act_on(raw: i32, sender: Sender, state: State) {
         State::Idle => {
             #[cfg(not(target_os = "linux"))]
             if ends_the_process(signal) {
-                crate::launch::runtime::remove_child_key_files();
+                crate::launch::child_key::remove_child_key_files();
             }
             let _ = emulate_default_handler(raw);
         }

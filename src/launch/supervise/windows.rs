@@ -25,7 +25,7 @@ impl Supervisor {
     /// Until the next command starts, the console's events end nomadctx (after removing
     /// the key files), as if it had no command. Called before the key is written.
     pub fn idle(&self) -> Result<()> {
-        platform::watch_console(crate::launch::runtime::remove_child_key_files);
+        platform::watch_console(crate::launch::child_key::remove_child_key_files);
         platform::set_command_running(false);
         Ok(())
     }
