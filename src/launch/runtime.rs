@@ -75,7 +75,7 @@ impl RuntimeDir {
         if let Some(xdg) = settings::non_empty("XDG_RUNTIME_DIR").map(PathBuf::from)
             && xdg.is_absolute()
         {
-            if fs::symlink_metadata(&xdg).is_err() {
+            if fs::symlink_metadata(&xdg).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
                 bail!(
                     "XDG_RUNTIME_DIR {} does not exist (su and containers keep the variable of another session); unset it, start a login session of your own (`su -`, ssh), or set NOMADCTX_RUNTIME_DIR to a private directory on a tmpfs",
                     xdg.display()

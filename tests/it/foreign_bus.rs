@@ -11,8 +11,14 @@ use crate::harness::{
 
 const TOKEN: &str = "9d2c4e1a-77b0-4f3e-a5c6-1e0b8d7f6a53";
 
-/// What the second account's Secret Service holds of nomadctx's.
+/// What the second account's Secret Service holds of nomadctx's, asked only once it has
+/// shown that it still answers (a dead bus would hold nothing and prove nothing).
 fn nomadctx_items(other: &OtherAccount, address: &str) -> String {
+    let alive = other.secret_tool(address, &["search", "--all", "nomadctx-test", "alive"]);
+    assert!(
+        !alive.contains("secret-tool:"),
+        "the second account's Secret Service no longer answers: {alive}"
+    );
     other.secret_tool(address, &["search", "--all", "service", "nomadctx"])
 }
 

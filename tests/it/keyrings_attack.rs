@@ -141,6 +141,7 @@ attack search "$ATTACKER" search @u user "nomadctx:$STORE:identity"
 attack timeout "$ATTACKER" timeout "$key" 0
 attack setperm "$ATTACKER" setperm "$key" 0x3f3f3f3f
 loot=$("$ATTACKER" newring loot @s)
+[ -n "$loot" ] || { echo "the attacker could not make a keyring of its own" >&2; exit 1; }
 attack link "$ATTACKER" link "$key" "$loot"
 echo "timeout: $(awk -v k="nomadctx:$STORE:identity:" '$9 == k { print $4 }' /proc/keys)"
 echo "token: $(nomadctx exec prod -- printenv NOMAD_TOKEN)"
@@ -187,6 +188,7 @@ for key in $(keyctl rlist "$ring"); do
     attack "describe-$n" "$ATTACKER" rdescribe "$key"
     attack "setperm-$n" "$ATTACKER" setperm "$key" 0x3f3f3f3f
     loot=$("$ATTACKER" newring "loot-$n" @s)
+    [ -n "$loot" ] || { echo "the attacker could not make a keyring of its own" >&2; exit 1; }
     attack "link-$n" "$ATTACKER" link "$key" "$loot"
 done
 echo "items: $n"

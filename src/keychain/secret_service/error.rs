@@ -68,7 +68,7 @@ impl std::fmt::Display for Error {
                 "the keychain is locked and its unlock prompt was dismissed or not answered",
             ),
             Self::Locked => f.write_str(
-                "the keychain is locked, and its unlock prompt needs a display this session does not have (no DISPLAY or WAYLAND_DISPLAY); unlock it from here instead, for GNOME Keyring with `read -rs pw; printf '%s' \"$pw\" | gnome-keyring-daemon --replace --unlock`, or keep keys elsewhere with `nomadctx keychain use file --migrate`",
+                "the keychain is locked, and its unlock prompt needs a display this session does not have (no DISPLAY or WAYLAND_DISPLAY); unlock it from here instead, for GNOME Keyring with `read -rs pw; printf '%s' \"$pw\" | gnome-keyring-daemon --replace --unlock; unset pw`, or keep keys elsewhere with `nomadctx keychain use file --migrate`",
             ),
             Self::Gone => f.write_str(
                 "the Secret Service left the bus before it answered (it stopped or crashed); start it again and run the command again",
