@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 say() { printf 'tests/run.sh: %s\n' "$*" >&2; }
 
 assume_yes=false
-if [ "${1-}" = -y ]; then
-  assume_yes=true
-  shift
-fi
+args=()
+for arg in "$@"; do
+  if [ "$arg" = -y ]; then assume_yes=true; else args+=("$arg"); fi
+done
+set -- ${args[@]+"${args[@]}"}
 [ "${CI-}" = true ] && assume_yes=true
 
 # cargo as root in a tree that belongs to someone else would leave root-owned files in
